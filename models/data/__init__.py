@@ -1,0 +1,1 @@
+"""Synthetic generators and real-format loaders for every model family."""
