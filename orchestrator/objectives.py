@@ -66,5 +66,5 @@ def noisy_hartmann(params: Mapping[str, float], *, model: str = "hartmann6", dat
             report(epoch, {"metric": metric})
         if metric < best:
             best, best_epoch = metric, epoch
-    return {"metric": best, "best_epoch": best_epoch, "n_params": 6,
+    return {"metric": float(best), "best_epoch": best_epoch, "n_params": 6,
             "seconds": time.perf_counter() - start, "status": "done"}
