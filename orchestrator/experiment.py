@@ -1,0 +1,147 @@
+"""The experiment: what to tune, how often to train each point, the budget; read from YAML."""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.space import SearchSpace, SpaceError
+
+__all__ = ["Experiment", "ExperimentError", "load_experiment"]
+
+# Fields that must match between a store and the experiment resuming it.
+RESUME_KEYS = ("trial", "model", "data", "fixed", "epochs", "trials", "space")
+
+
+class ExperimentError(ValueError):
+    """An invalid experiment definition; the message names the file, the field and the fix."""
+
+
+@dataclass
+class Experiment:
+    """One search: the space, the trial function and its fixed arguments, T trials per point, budget."""
+
+    space: SearchSpace
+    trial: str = "models.trial:run_trial"
+    model: str = ""
+    data: dict = field(default_factory=dict)
+    fixed: dict = field(default_factory=dict)
+    epochs: int = 10
+    trials: int = 5
+    budget: int = 100
+    max_pending: int | None = None
+    seed: int = 0
+    optimizer: dict = field(default_factory=lambda: {"name": "rbf"})
+    store: str | None = None
+    name: str = "experiment"
+    stage: str = "broad"
+    penalty: float | None = None
+    resources: dict | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.space, SearchSpace):
+            self.space = SearchSpace(self.space)
+        if isinstance(self.optimizer, str):
+            self.optimizer = {"name": self.optimizer}
+
+    def to_dict(self) -> dict:
+        """A JSON-able description (stored in the results store's attributes)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "space"}
+        out["space"] = self.space.to_dict()
+        return json.loads(json.dumps(out))
+
+    @classmethod
+    def from_dict(cls, spec: Any, source: str = "experiment") -> Experiment:
+        """Validate a plain mapping (e.g. parsed YAML); errors name ``source``, the field and the fix."""
+        if not isinstance(spec, dict):
+            raise ExperimentError(f"{source}: expected a mapping of fields (space:, budget:, ...), "
+                                  f"got {type(spec).__name__}")
+        known = {f.name for f in fields(cls)}
+        for key in spec:
+            if key not in known:
+                hint = difflib.get_close_matches(str(key), known, n=1)
+                fix = f"did you mean '{hint[0]}'?" if hint else f"known fields: {', '.join(sorted(known))}"
+                raise ExperimentError(f"{source}: unknown field '{key}'; {fix}")
+        if "space" not in spec:
+            raise ExperimentError(f"{source}: field 'space' is missing; add e.g. "
+                                  "space: {lr_gen: {lower: 1, upper: 200, scale: 5.0e-5}}")
+        _check_types(spec, source)
+        try:
+            space = SearchSpace(spec["space"] or {})
+        except SpaceError as err:
+            raise ExperimentError(f"{source}: field 'space': {err}") from None
+        exp = cls(**{**spec, "space": space})
+        overlap = set(exp.fixed) & set(space.names)
+        if overlap:
+            raise ExperimentError(f"{source}: field 'fixed': {sorted(overlap)} are also in 'space'; "
+                                  "keep each hyperparameter in one of them")
+        return exp
+
+    def check_resumable(self, stored: dict, where: str) -> None:
+        """Raise unless a store written by experiment ``stored`` can be continued by this one."""
+        mine = self.to_dict()
+        for key in RESUME_KEYS:
+            if stored.get(key) != mine.get(key):
+                raise ExperimentError(
+                    f"store {where} was made by a different experiment: field '{key}' is "
+                    f"{json.dumps(stored.get(key))} there and {json.dumps(mine.get(key))} here; "
+                    "use a new --store, or restore the field to resume")
+
+
+_POSITIVE_INTS = ("epochs", "trials", "budget", "max_pending")
+
+
+def _check_types(spec: dict, source: str) -> None:
+    for key in _POSITIVE_INTS:
+        value = spec.get(key)
+        if value is None and key == "max_pending":
+            continue
+        if key in spec and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            raise ExperimentError(f"{source}: field '{key}' must be a positive integer, got {value!r}; "
+                                  f"e.g. {key}: {_EXAMPLES[key]}")
+    if "seed" in spec and not isinstance(spec["seed"], int):
+        raise ExperimentError(f"{source}: field 'seed' must be an integer, got {spec['seed']!r}")
+    for key in ("data", "fixed"):
+        if key in spec and not isinstance(spec[key] or {}, dict):
+            raise ExperimentError(f"{source}: field '{key}' must be a mapping, got {spec[key]!r}")
+        spec[key] = spec.get(key) or {}
+    opt = spec.get("optimizer", {"name": "rbf"})
+    if isinstance(opt, str):
+        opt = {"name": opt}
+    if not (isinstance(opt, dict) and isinstance(opt.get("name"), str)):
+        raise ExperimentError(f"{source}: field 'optimizer' must name one, e.g. "
+                              f"optimizer: {{name: rbf, n_initial: 10}}; got {opt!r}")
+    spec["optimizer"] = opt
+    trial = spec.get("trial", "models.trial:run_trial")
+    if not (isinstance(trial, str) and trial.count(":") == 1):
+        raise ExperimentError(f"{source}: field 'trial' must be 'module:function', got {trial!r}; "
+                              "e.g. trial: models.trial:run_trial")
+    if spec.get("stage", "broad") not in ("broad", "focus"):
+        raise ExperimentError(f"{source}: field 'stage' must be broad or focus, got {spec['stage']!r}")
+
+
+_EXAMPLES = {"epochs": 20, "trials": 5, "budget": 100, "max_pending": 10}
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExperimentError(f"{path}: no such experiment file")
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ExperimentError(f"{path}: malformed YAML{where}: {problem}") from None
+    exp = Experiment.from_dict(spec, source=str(path))
+    if exp.name == "experiment":
+        exp.name = path.stem
+    return exp
+
