@@ -42,6 +42,7 @@ class Experiment:
     stage: str = "broad"
     penalty: float | None = None
     resources: dict | None = None
+    cluster: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.space, SearchSpace):
