@@ -145,6 +145,12 @@ class Optimizer(ABC):
             self.space.validate(p)
         self._tell(points, means_arr, stds_arr)
 
+    def add_pending(self, points: Sequence[Mapping[str, Any]]) -> None:
+        """Mark points as pending without asking (resume: architectures still training)."""
+        for p in points:
+            self.space.validate(p)
+            self._claim(self.space.encode(p))
+
     # ----- subclass hooks --------------------------------------------------------------------
 
     def _check_options(self) -> None:

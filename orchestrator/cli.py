@@ -1,0 +1,179 @@
+"""The `ganhpo` command: run | monitor | report | focus | data."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from orchestrator.experiment import ExperimentError, load_experiment
+from orchestrator.space import SpaceError
+from orchestrator.store import StoreError
+
+USER_ERRORS = (ExperimentError, SpaceError, StoreError, FileExistsError)
+
+
+def _progress_bar(budget: int, quiet: bool):
+    """A tqdm bar: architectures done / budget, best mean so far."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=budget, desc="architectures", unit="arch", disable=quiet, dynamic_ncols=True)
+
+    def update(done: int, total: int, best: float | None) -> None:
+        bar.total = total
+        bar.n = done
+        if best is not None:
+            bar.set_postfix_str(f"best {best:.5g}")
+        bar.refresh()
+
+    return bar, update
+
+
+def _start_monitor(store: str, port: int) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "orchestrator.cli", "monitor", store, "--port", str(port)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from distributed import Client
+
+    from orchestrator.cluster import connect
+    from orchestrator.driver import run
+
+    exp = load_experiment(args.experiment)
+    if args.budget:
+        exp.budget = args.budget
+    store = args.store or exp.store or f"runs/{exp.name}.zarr"
+    client = Client(args.scheduler) if args.scheduler else connect(args, exp.cluster)
+    print(f"ganhpo: {exp.name}: {exp.budget} architectures x {exp.trials} trials, "
+          f"optimizer {exp.optimizer['name']}, store {store}")
+    print(f"ganhpo: watch it with: ganhpo monitor {store} --port {args.monitor_port}")
+    if client is not None:
+        print(f"ganhpo: Dask dashboard: {client.dashboard_link}")
+    monitor = _start_monitor(store, args.monitor_port) if args.monitor else None
+    if monitor:
+        print(f"ganhpo: monitor at http://127.0.0.1:{args.monitor_port}/")
+    bar, progress = _progress_bar(exp.budget, args.quiet)
+    try:
+        result = run(exp, client, store=store, workers=args.workers, progress=progress)
+    finally:
+        bar.close()
+        if monitor:
+            monitor.terminate()
+        if client is not None:
+            client.close()
+    print(result.summary())
+    return 0
+
+
+def cmd_monitor(args: argparse.Namespace) -> int:
+    from orchestrator.monitor import serve
+
+    serve(args.store, port=args.port, address=args.address,
+          allow_websocket_origin=args.allow_websocket_origin, show=False)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from orchestrator.analysis import report
+
+    print(report(args.store, top=args.top))
+    return 0
+
+
+def cmd_focus(args: argparse.Namespace) -> int:
+    from orchestrator.analysis import focus_experiment
+
+    spec = focus_experiment(args.store, eps=args.eps, budget=args.budget)
+    text = yaml.safe_dump(spec, sort_keys=False)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"ganhpo: focus experiment written to {args.output}")
+    else:
+        print(text)
+    return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from models.data import make_dataset
+
+    make_dataset(args.family, args.output, events=args.events, seed=args.seed, progress=not args.quiet)
+    print(f"ganhpo: wrote {args.events} {args.family} events to {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    from orchestrator.cluster import add_cluster_arguments
+
+    parser = argparse.ArgumentParser(prog="ganhpo", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run or resume a search")
+    run.add_argument("experiment", help="experiment YAML file")
+    run.add_argument("--store", help="results store (Zarr); an existing one is resumed")
+    run.add_argument("--workers", type=int, help="local workers (embedded cluster only)")
+    run.add_argument("--scheduler", help="address of a running Dask scheduler")
+    run.add_argument("--budget", type=int, help="override the experiment's budget")
+    run.add_argument("--monitor", action="store_true", help="also serve the monitor page")
+    run.add_argument("--monitor-port", type=int, default=5006)
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cluster_arguments(run)
+    run.set_defaults(func=cmd_run)
+
+    mon = sub.add_parser("monitor", help="serve the live Bokeh monitor of a store")
+    mon.add_argument("store")
+    mon.add_argument("--port", type=int, default=5006)
+    mon.add_argument("--address", default="127.0.0.1", help="interface to bind (default loopback)")
+    mon.add_argument("--allow-websocket-origin", action="append",
+                     help="extra host[:port] allowed to open the page (default: only the bound one)")
+    mon.set_defaults(func=cmd_monitor)
+
+    rep = sub.add_parser("report", help="print the best architectures of a store")
+    rep.add_argument("store")
+    rep.add_argument("--top", type=int, default=10)
+    rep.set_defaults(func=cmd_report)
+
+    foc = sub.add_parser("focus", help="write a focus-search experiment around the best point")
+    foc.add_argument("store")
+    foc.add_argument("--eps", type=float, default=0.1, help="half-width in unit-cube units")
+    foc.add_argument("--budget", type=int)
+    foc.add_argument("-o", "--output")
+    foc.set_defaults(func=cmd_focus)
+
+    data = sub.add_parser("data", help="synthetic datasets in the real file formats")
+    data_sub = data.add_subparsers(dest="action", required=True)
+    make = data_sub.add_parser("make", help="write a synthetic dataset")
+    make.add_argument("family")
+    make.add_argument("--events", type=int, default=100_000)
+    make.add_argument("--seed", type=int, default=0)
+    make.add_argument("-o", "--output", required=True)
+    make.add_argument("--quiet", action="store_true")
+    make.set_defaults(func=cmd_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; user errors become one line and exit code 2."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except USER_ERRORS as err:
+        print(f"ganhpo: error: {err}", file=sys.stderr)
+        return 2
+    except ValueError as err:  # e.g. unknown optimizer or option, unknown model family
+        print(f"ganhpo: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganhpo: interrupted; the store is consistent, run the same command to resume",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Trial functions with the trial contract, for driver tests (imported by path on the workers)."""
+
+import math
+import os
+import time
+
+from orchestrator.objectives import noisy_hartmann
+
+
+def flaky(params, *, model, data, epochs, seed, report=None):
+    """Raise for x0 > 0.7, return a NaN metric for x1 > 0.7, else the Hartmann objective."""
+    if params["x0"] > 0.7:
+        raise RuntimeError(f"boom at x0={params['x0']}")
+    if params["x1"] > 0.7:
+        return {"metric": math.nan, "best_epoch": 0, "n_params": 6, "seconds": 0.0}
+    return noisy_hartmann(params, data=data, epochs=epochs, seed=seed, report=report)
+
+
+def pid_then_sleep(params, *, model, data, epochs, seed, report=None):
+    """Write this worker's pid to data['pid_dir'] at start, then run a slow objective."""
+    path = os.path.join(data["pid_dir"], f"{os.getpid()}-{seed}")
+    with open(path, "w") as fh:
+        fh.write(str(os.getpid()))
+    return noisy_hartmann(params, data={"epoch_seconds": data["epoch_seconds"]}, epochs=epochs,
+                          seed=seed, report=report)
+
+
+def slow_by_x0(params, *, model, data, epochs, seed, report=None):
+    """Duration depends on x0: 10x longer for x0 > 0.5 (uneven trial durations)."""
+    time.sleep(data["seconds"] * (10 if params["x0"] > 0.5 else 1))
+    return noisy_hartmann(params, data={}, epochs=epochs, seed=seed, report=report)
