@@ -1,0 +1,115 @@
+"""Shared pieces of the event-level GAN families: scaler, MLP builders, dataset cache, trainer."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+import numpy as np
+from keras import layers
+
+from models.gan import GAN
+from models.metrics import wasserstein_mean
+
+
+@dataclass(frozen=True)
+class MinMaxScaler:
+    """Per-column affine map of the fitted [min, max] onto [-1, 1] (and back)."""
+
+    low: np.ndarray
+    high: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> MinMaxScaler:
+        low, high = x.min(axis=0).astype(np.float64), x.max(axis=0).astype(np.float64)
+        return cls(low, np.where(high > low, high, low + 1.0))
+
+    def transform(self, x: np.ndarray) -> np.ndarray:
+        return (2.0 * (x - self.low) / (self.high - self.low) - 1.0).astype(np.float32)
+
+    def inverse(self, y):
+        """Back to physical units; works on numpy arrays and on backend tensors."""
+        half = ((self.high - self.low) / 2.0).astype(np.float32)
+        return (y + 1.0) * half + self.low.astype(np.float32)
+
+
+def merge_params(params: dict, defaults: dict, family: str) -> dict:
+    """Defaults overlaid with params; unknown names fail with the list of known ones."""
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ValueError(f"{family}: unknown hyperparameter(s) {unknown}; known: {sorted(defaults)}")
+    return {**defaults, **params}
+
+
+def freeze(data: dict) -> tuple:
+    """A hashable key for a data dict (for the per-process dataset cache)."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items()))
+
+
+def cached(fn: Callable[[tuple], Any]) -> Callable[[dict], Any]:
+    """Cache ``fn(frozen data dict)`` per process so trials on one worker share a dataset."""
+    inner = functools.lru_cache(maxsize=4)(fn)
+    return lambda data: inner(freeze(data))
+
+
+def dense_stack(x, sizes: Sequence[int], batch_norm: bool, negative_slope: float,
+                activate_last: bool = True):
+    """Dense(size) [-> BatchNorm] -> LeakyReLU for each size (the last LeakyReLU optional)."""
+    for i, size in enumerate(sizes):
+        x = layers.Dense(int(size))(x)
+        if batch_norm:
+            x = layers.BatchNormalization()(x)
+        if activate_last or i < len(sizes) - 1:
+            x = layers.LeakyReLU(negative_slope)(x)
+    return x
+
+
+def adam_pair(p: dict) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Optimizer]:
+    """Generator and discriminator optimizers from p['optimizer'] (adam|adadelta), lr_gen, lr_disc."""
+    kinds = {"adam": keras.optimizers.Adam, "adadelta": keras.optimizers.Adadelta}
+    name = str(p.get("optimizer", "adam")).lower()
+    if name not in kinds:
+        raise ValueError(f"optimizer {name!r}: unknown; use 'adam' or 'adadelta'")
+    return kinds[name](float(p["lr_gen"])), kinds[name](float(p["lr_disc"]))
+
+
+class EventTrainer:
+    """The trial.py Trainer: one epoch of ``fit`` per ``train_epoch``; WD on validation per ``evaluate``."""
+
+    def __init__(self, gan: GAN, train: tuple, validation: tuple, batch_size: int,
+                 steps_per_epoch: int | None = None):
+        self.gan = gan
+        self.generator = gan.generator
+        self.x, self.cond = train
+        self.val_x, self.val_cond = validation
+        self.batch_size = max(1, min(int(batch_size), len(self.x)))
+        self.steps_per_epoch = steps_per_epoch
+        self.n_params = int(gan.generator.count_params() + gan.discriminator.count_params())
+
+    def train_epoch(self) -> dict[str, float]:
+        """One pass over the training set (or ``steps_per_epoch`` batches); mean losses."""
+        history = self.gan.fit(self.x, self.cond, batch_size=self.batch_size, epochs=1,
+                               steps_per_epoch=self.steps_per_epoch, shuffle=True, verbose=0)
+        return {k: float(v[-1]) for k, v in history.history.items()}
+
+    def generate_validation(self) -> np.ndarray:
+        """Generated samples for every validation event (scaled space)."""
+        return self.gan.generate(len(self.val_x), self.val_cond)
+
+    def evaluate(self) -> dict[str, float]:
+        """Mean per-column 1-D Wasserstein distance, validation vs generated (scaled space)."""
+        fake = self.generate_validation()
+        if not np.all(np.isfinite(fake)):
+            return {"metric": float("nan")}
+        return {"metric": wasserstein_mean(self.val_x, fake)}
+
+
+def split(x: np.ndarray, n_val: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows and the last ``n_val`` rows for validation."""
+    if not 0 < n_val < len(x):
+        raise ValueError(f"{what}: validation={n_val} must be between 1 and {len(x) - 1} "
+                         f"(the file has {len(x)} events)")
+    return x[:-n_val], x[-n_val:]
