@@ -1,0 +1,241 @@
+"""Incremental, read-only access to a results store for the monitor: committed rows only.
+
+A finished architecture (every trial done or failed) never changes again, so the reader keeps
+the rows before the first unfinished one and re-reads only from that row's chunk onwards.
+Per-epoch curves are read only for running trials. A missing store (the run is just starting)
+or one still being created reads as empty; anything else that is not a store raises StoreError.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from orchestrator.store import DONE, FAILED, ROW_CHUNK, RUNNING, STAGES, StoreError, read_store
+
+__all__ = ["MonitorData", "StoreReader", "check_store"]
+
+# Arrays every refresh needs (small: (A,), (A,T) or (A,P)); epoch_metric is read in slices.
+# ``status`` comes first: the writer writes it last, so a trial seen as finished here has its
+# metric, times and worker already on disk when they are read next.
+ROW_ARRAYS = ("status", "params", "stage", "metric", "started", "finished", "worker")
+# Optimisers whose first n_initial points are an initial design before the surrogate takes over.
+DESIGN_DEFAULTS = {"rbf": 10, "gp": 10}
+
+
+@dataclass
+class MonitorData:
+    """One refresh's view of a store: committed rows as numpy arrays plus the store attributes."""
+
+    path: str
+    exists: bool = False
+    experiment: dict = field(default_factory=dict)
+    param_names: list[str] = field(default_factory=list)
+    workers: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    created: float = float("nan")
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    curves: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    now: float = 0.0
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.arrays["status"]) if "status" in self.arrays else 0
+
+    @property
+    def trials(self) -> int:
+        return int(self.experiment.get("trials", 0))
+
+    @property
+    def epochs(self) -> int:
+        return int(self.experiment.get("epochs", 0))
+
+    @property
+    def budget(self) -> int:
+        return int(self.experiment.get("budget", 0))
+
+    @property
+    def n_initial(self) -> int:
+        """Size of the optimiser's initial design (0 when the optimiser has none)."""
+        opt = self.experiment.get("optimizer") or {}
+        name = str(opt.get("name", "")).lower()
+        if name not in DESIGN_DEFAULTS:
+            return 0
+        return int(opt.get("n_initial", DESIGN_DEFAULTS[name]))
+
+    def array(self, name: str) -> np.ndarray:
+        return self.arrays[name]
+
+    def arch_done(self) -> np.ndarray:
+        """Architectures whose trials have all finished (done or failed)."""
+        if not self.n:
+            return np.zeros(0, bool)
+        if "done" not in self._memo:
+            self._memo["done"] = np.all(self.arrays["status"] >= DONE, axis=1)
+        return self._memo["done"]
+
+    def arch_mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and std of the metric over successful trials (NaN where none succeeded)."""
+        if "mean_std" not in self._memo:
+            self._memo["mean_std"] = self._mean_std()
+        return self._memo["mean_std"]
+
+    def _mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+        ok = self.arrays["status"] == DONE
+        count = ok.sum(axis=1)
+        metric = np.where(ok, self.arrays["metric"], 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = metric.sum(axis=1) / count
+            dev = np.where(ok, self.arrays["metric"] - mean[:, None], 0.0)
+            std = np.sqrt((dev**2).sum(axis=1) / count)
+        return mean, std
+
+    def arch_finished_at(self) -> np.ndarray:
+        """When each architecture's last trial finished (NaN while any trial is unfinished)."""
+        if not self.n:
+            return np.zeros(0)
+        fin = np.where(np.isnan(self.arrays["finished"]), -np.inf, self.arrays["finished"])
+        return np.where(self.arch_done(), fin.max(axis=1), np.nan)
+
+    def completion_order(self) -> np.ndarray:
+        """Indices of finished architectures in the order they finished (ties: by index)."""
+        done = np.flatnonzero(self.arch_done())
+        return done[np.argsort(self.arch_finished_at()[done], kind="stable")]
+
+    def stage_names(self) -> np.ndarray:
+        return np.asarray(STAGES, dtype=object)[self.arrays["stage"].astype(int)] if self.n \
+            else np.zeros(0, object)
+
+    def error(self, a: int, t: int) -> str:
+        return self.errors.get(f"{a}/{t}", "")
+
+    def counts(self) -> dict[str, int]:
+        """Trial counts by status and architecture counts (done = every trial finished)."""
+        status = self.arrays.get("status", np.zeros((0, 0), np.int8))
+        return {"trials_done": int(np.sum(status == DONE)),
+                "trials_running": int(np.sum(status == RUNNING)),
+                "trials_failed": int(np.sum(status == FAILED)),
+                "trials_pending": int(np.sum(status < RUNNING)),
+                "archs": self.n, "archs_done": int(self.arch_done().sum()),
+                "archs_running": int(np.any(status == RUNNING, axis=1).sum()) if self.n else 0}
+
+
+def check_store(path: str | Path) -> bool:
+    """True if ``path`` is a readable store, False if it is not there yet (or being created).
+
+    Raises StoreError (with the store module's message) for anything else: a file, a directory
+    that is neither empty nor a Zarr group, a foreign Zarr group, a store of a newer format.
+    """
+    path = Path(path)
+    if not path.exists():
+        return False
+    if path.is_dir() and not any(path.iterdir()):
+        return False
+    if _being_created(path):
+        return False
+    read_store(path, arrays=("stage",))  # raises StoreError with the store's own wording
+    return True
+
+
+def _being_created(path: Path) -> bool:
+    """A Zarr group with no attributes yet whose children are all store arrays: mid-create."""
+    from orchestrator.store import ARRAY_NAMES
+
+    meta = path / "zarr.json"
+    if not meta.is_file():
+        return False
+    try:
+        attrs = json.loads(meta.read_text()).get("attributes", {})
+    except (OSError, ValueError):
+        return False
+    children = {p.name for p in path.iterdir()} - {"zarr.json"}
+    return not attrs and children <= set(ARRAY_NAMES)
+
+
+class StoreReader:
+    """Reads a store repeatedly, re-reading only rows that can still change; thread-safe."""
+
+    def __init__(self, path: str | Path, min_interval: float = 0.0):
+        self.path = str(path)
+        self.min_interval = min_interval
+        self._lock = threading.Lock()
+        self._cache: dict[str, np.ndarray] = {}
+        self._stable = 0  # rows [0, _stable) are finished architectures, cached for good
+        self._created: float | None = None
+        self._last: MonitorData | None = None
+        self._last_time = -np.inf
+
+    def read(self) -> MonitorData:
+        """The current committed state; reuses the last read if it is younger than min_interval."""
+        with self._lock:
+            if self._last is not None and time.monotonic() - self._last_time < self.min_interval:
+                return self._last
+            data = self._read()
+            self._last, self._last_time = data, time.monotonic()
+            return data
+
+    def _read(self) -> MonitorData:
+        if (self._created is None and not check_store(self.path)) or not Path(self.path).exists():
+            self._reset(None)
+            return MonitorData(self.path, now=time.time())
+        group = zarr.open_group(self.path, mode="r", zarr_format=3, use_consolidated=False)
+        attrs = group.attrs.asdict()
+        created = float(attrs.get("created", 0.0))
+        if created != self._created:
+            self._reset(created)
+        n = int(attrs.get("n_committed", 0))
+        if n < self._stable:
+            self._reset(created)
+        arrays = self._read_rows(group, n)
+        data = MonitorData(self.path, True, attrs["experiment"], list(attrs["param_names"]),
+                           list(attrs.get("workers", [])), dict(attrs.get("errors", {})),
+                           created, arrays, now=time.time())
+        data.curves = read_curves(group, arrays["status"])
+        return data
+
+    def _reset(self, created: float | None) -> None:
+        self._cache, self._stable, self._created = {}, 0, created
+
+    def _read_rows(self, group: zarr.Group, n: int) -> dict[str, np.ndarray]:
+        lo = (self._stable // ROW_CHUNK) * ROW_CHUNK
+        out = {}
+        for name in ROW_ARRAYS:
+            fresh = group[name][lo:n]
+            out[name] = np.concatenate([self._cache[name][:lo], fresh]) if lo else fresh
+        finished = np.all(out["status"] >= DONE, axis=1)
+        self._stable = int(np.argmin(finished)) if not finished.all() else n
+        self._cache = out
+        return out
+
+
+def read_curves(group: zarr.Group, status: np.ndarray) -> dict[tuple[int, int], np.ndarray]:
+    """Per-epoch metric curves of running trials only, read in as few slices as possible."""
+    running = np.argwhere(status == RUNNING)
+    if not len(running):
+        return {}
+    em = group["epoch_metric"]
+    archs = np.unique(running[:, 0])
+    curves = {}
+    for lo, hi in _spans(archs, gap=ROW_CHUNK):
+        block = em[lo:hi + 1]
+        for a, t in running[(running[:, 0] >= lo) & (running[:, 0] <= hi)]:
+            curves[(int(a), int(t))] = np.asarray(block[a - lo, t], dtype=float)
+    return curves
+
+
+def _spans(sorted_idx: np.ndarray, gap: int) -> list[tuple[int, int]]:
+    """Group sorted indices into [lo, hi] spans whose neighbours are closer than ``gap``."""
+    spans: list[list[int]] = []
+    for i in sorted_idx.tolist():
+        if spans and i - spans[-1][1] < gap:
+            spans[-1][1] = i
+        else:
+            spans.append([i, i])
+    return [(lo, hi) for lo, hi in spans]

@@ -1,0 +1,102 @@
+"""The monitor page: builds the components, fills them once, refreshes them periodically."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bokeh.document import Document
+from bokeh.layouts import column, row
+from bokeh.models import Div
+
+from orchestrator.monitor.base import Component
+from orchestrator.monitor.convergence import Convergence
+from orchestrator.monitor.curves import EpochCurves
+from orchestrator.monitor.data import StoreReader
+from orchestrator.monitor.marginals import Marginals
+from orchestrator.monitor.scatter import ArchitectureScatter
+from orchestrator.monitor.status import StatusHeader
+from orchestrator.monitor.tables import FailureTable, TopArchitectures
+from orchestrator.monitor.timeline import WorkerTimeline
+
+__all__ = ["REFRESH_MS", "make_document", "monitor_page"]
+
+log = logging.getLogger("ganhpo.monitor")
+REFRESH_MS = 1000
+
+
+class Page:
+    """The components of one browser session and the refresh that feeds them one shared read."""
+
+    def __init__(self, reader: StoreReader):
+        self.reader = reader
+        self.header = StatusHeader(reader)
+        self.convergence = Convergence(reader)
+        self.scatter = ArchitectureScatter(reader)
+        self.marginals = Marginals(reader)
+        self.curves = EpochCurves(reader)
+        self.timeline = WorkerTimeline(reader)
+        self.top = TopArchitectures(reader)
+        self.failures = FailureTable(reader)
+        self.problem = Div(text="", styles={"color": "#c0392b"})
+        self._failing = False
+
+    @property
+    def components(self) -> list[Component]:
+        return [self.header, self.convergence, self.scatter, self.marginals, self.curves,
+                self.timeline, self.top, self.failures]
+
+    def layout(self):
+        def titled(text: str, model):
+            return column(Div(text=f"<b>{text}</b>"), model, sizing_mode="stretch_width")
+
+        return column(
+            self.header.root, self.problem,
+            row(self.convergence.root, self.scatter.root, sizing_mode="stretch_width"),
+            self.marginals.root,
+            row(self.curves.root, self.timeline.root, sizing_mode="stretch_width"),
+            row(titled("Top architectures", self.top.root),
+                titled("Recent failed trials", self.failures.root), sizing_mode="stretch_width"),
+            sizing_mode="stretch_width")
+
+    def refresh(self) -> None:
+        """One read of the store's committed rows, rendered into every component."""
+        try:
+            data = self.reader.read()
+            for component in self.components:
+                component.render(data)
+        except Exception as err:  # noqa: BLE001 - keep the page alive, say what went wrong
+            if not self._failing:
+                log.warning("monitor refresh failed: %s", err, exc_info=True)
+            self._failing = True
+            self.problem.text = f"refresh failed, retrying: {type(err).__name__}: {err}"
+            return
+        if self._failing:
+            self._failing, self.problem.text = False, ""
+
+
+def monitor_page(doc: Document, reader: StoreReader, refresh_ms: int = REFRESH_MS) -> Page:
+    """Build the page into ``doc``, fill it once and refresh it every ``refresh_ms``."""
+    page = Page(reader)
+    page.refresh()
+    doc.title = "ganhpo monitor"
+    doc.add_root(page.layout())
+    doc.add_periodic_callback(page.refresh, refresh_ms)
+    return page
+
+
+def make_document(doc: Document, store_path: str | None = None, *,
+                  reader: StoreReader | None = None, refresh_ms: int = REFRESH_MS) -> Page:
+    """Bokeh application entry point: the monitor page for one store (or a shared reader)."""
+    if reader is None:
+        if store_path is None:
+            raise TypeError("make_document needs store_path or reader")
+        reader = StoreReader(store_path)
+    return monitor_page(doc, reader, refresh_ms)
+
+
+def document_factory(reader: StoreReader, refresh_ms: int = REFRESH_MS) -> Callable[[Document], None]:
+    """A FunctionHandler callback sharing one rate-limited reader between browser sessions."""
+    def build(doc: Document) -> None:
+        make_document(doc, reader=reader, refresh_ms=refresh_ms)
+    return build

@@ -1,0 +1,78 @@
+"""Serving the monitor: a standalone Bokeh server bound to one address, origins kept narrow."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from bokeh.application import Application
+from bokeh.application.handlers.function import FunctionHandler
+from bokeh.server.server import Server
+
+from orchestrator.monitor.data import StoreReader, check_store
+from orchestrator.monitor.page import REFRESH_MS, document_factory
+
+__all__ = ["build_server", "serve", "websocket_origins"]
+
+SHARED_READ_SECONDS = 0.5  # sessions opened together share one read of the store
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_WILDCARD = {"", "0.0.0.0", "::"}
+
+
+def _host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+def url_host(address: str) -> str:
+    """The host to put in the printed URL for a bind address."""
+    return socket.gethostname() if address in _WILDCARD else _host(address)
+
+
+def websocket_origins(address: str, port: int, extra: list[str] | None = None) -> list[str]:
+    """Origins allowed to open the page's websocket: the bound address (and its names) + extra."""
+    if address in _LOOPBACK:
+        hosts = ["127.0.0.1", "localhost", "[::1]"]
+    elif address in _WILDCARD:
+        hosts = sorted({socket.gethostname(), socket.getfqdn()})
+    else:
+        hosts = [_host(address)]
+    return [f"{h}:{port}" for h in hosts] + list(extra or [])
+
+
+def _free_port(address: str) -> int:
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((address if address not in _WILDCARD else "", 0))
+        return int(sock.getsockname()[1])
+
+
+def build_server(store_path: str | Path, *, port: int = 5006, address: str = "127.0.0.1",
+                 allow_websocket_origin: list[str] | None = None,
+                 refresh_ms: int = REFRESH_MS) -> Server:
+    """A started-but-not-running Bokeh server for the store; validates the store first."""
+    check_store(store_path)  # raises StoreError for a path that is not (and will not be) a store
+    port = port or _free_port(address)
+    reader = StoreReader(store_path, min_interval=SHARED_READ_SECONDS)
+    app = Application(FunctionHandler(document_factory(reader, refresh_ms)))
+    server = Server({"/": app}, port=port, address=address,
+                    allow_websocket_origin=websocket_origins(address, port, allow_websocket_origin))
+    server.start()
+    return server
+
+
+def serve(store_path: str | Path, *, port: int = 5006, address: str = "127.0.0.1",
+          allow_websocket_origin: list[str] | None = None, show: bool = False) -> None:
+    """Serve the monitor for ``store_path`` until interrupted; prints the URL (port 0: any free)."""
+    server = build_server(store_path, port=port, address=address,
+                          allow_websocket_origin=allow_websocket_origin)
+    url = f"http://{url_host(address)}:{server.port}/"
+    waiting = "" if check_store(store_path) else " (waiting for the store to appear)"
+    print(f"ganhpo monitor: {url} for {store_path}{waiting}", flush=True)
+    if show:
+        server.io_loop.add_callback(server.show, "/")
+    try:
+        server.io_loop.start()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()

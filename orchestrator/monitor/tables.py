@@ -1,0 +1,95 @@
+"""Tables: the top architectures by mean metric, and the most recent failed trials."""
+
+from __future__ import annotations
+
+import numpy as np
+from bokeh.models import ColumnDataSource, DataTable, NumberFormatter, TableColumn
+
+from orchestrator.monitor.base import Component, push
+from orchestrator.monitor.data import MonitorData, StoreReader
+from orchestrator.monitor.hyper import HyperParam, display_values, hyperparams
+from orchestrator.monitor.timeline import first_line, short_worker
+from orchestrator.store import DONE, FAILED
+
+__all__ = ["FailureTable", "TopArchitectures", "failure_rows", "top_rows"]
+
+TOP = 20
+RECENT_FAILURES = 20
+NUM = NumberFormatter(format="0.00000")
+
+
+def top_rows(data: MonitorData, hps: list[HyperParam], k: int = TOP) -> dict[str, np.ndarray]:
+    """The k finished architectures with the lowest mean metric (ties: lower index first)."""
+    mean, std = data.arch_mean_std() if data.n else (np.zeros(0), np.zeros(0))
+    ok = data.arch_done() & np.isfinite(mean)
+    idx = np.flatnonzero(ok)
+    idx = idx[np.lexsort((idx, mean[idx]))][:k]
+    status = data.array("status")[idx] if data.n else np.zeros((0, 0))
+    out = {"rank": np.arange(1, len(idx) + 1, dtype=float), "arch": idx.astype(float),
+           "mean": mean[idx], "std": std[idx], "n_ok": (status == DONE).sum(axis=1).astype(float),
+           "n_failed": (status == FAILED).sum(axis=1).astype(float),
+           "stage": data.stage_names()[idx] if data.n else np.zeros(0, object)}
+    for i, hp in enumerate(hps):
+        out[hp.column] = display_values(hp, data.array("params")[idx, i])
+    return out
+
+
+def failure_rows(data: MonitorData, k: int = RECENT_FAILURES) -> dict[str, np.ndarray]:
+    """The k most recently finished failed trials, newest first, with their error's first line."""
+    if not data.n:
+        return {c: np.zeros(0) for c in ("arch", "trial", "worker", "error")}
+    a, t = np.nonzero(data.array("status") == FAILED)
+    order = np.lexsort((t, a, -np.nan_to_num(data.array("finished")[a, t], nan=-np.inf)))[:k]
+    a, t = a[order], t[order]
+    widx = data.array("worker")[a, t]
+    return {"arch": a.astype(float), "trial": t.astype(float),
+            "worker": np.array([short_worker(data.workers[w]) if 0 <= w < len(data.workers)
+                                else "?" for w in widx], object),
+            "error": np.array([first_line(data.error(int(i), int(j))) for i, j in zip(a, t)],
+                              object)}
+
+
+class TopArchitectures(Component):
+    """A table of the best architectures with every hyperparameter value."""
+
+    def __init__(self, reader: StoreReader):
+        super().__init__(reader)
+        self.hps: list[HyperParam] = []
+        self.source = ColumnDataSource(top_rows(MonitorData(""), []))
+        self.root = DataTable(source=self.source, columns=self._columns(), height=300,
+                              sizing_mode="stretch_width", index_position=None)
+
+    def _columns(self) -> list[TableColumn]:
+        cols = [TableColumn(field="rank", title="#", width=30),
+                TableColumn(field="arch", title="architecture", width=70),
+                TableColumn(field="mean", title="mean", formatter=NUM),
+                TableColumn(field="std", title="std", formatter=NUM),
+                TableColumn(field="n_ok", title="ok", width=30),
+                TableColumn(field="n_failed", title="failed", width=40),
+                TableColumn(field="stage", title="stage", width=50)]
+        return cols + [TableColumn(field=hp.column, title=hp.name) for hp in self.hps]
+
+    def render(self, data: MonitorData) -> None:
+        if data.param_names and not self.hps:
+            self.hps = hyperparams(data.experiment, data.param_names)
+            self.source.data = top_rows(data, self.hps)
+            self.root.columns = self._columns()
+            return
+        push(self.source, top_rows(data, self.hps))
+
+
+class FailureTable(Component):
+    """The most recent failed trials and why they failed."""
+
+    def __init__(self, reader: StoreReader):
+        super().__init__(reader)
+        self.source = ColumnDataSource(failure_rows(MonitorData("")))
+        self.root = DataTable(source=self.source, height=200, sizing_mode="stretch_width",
+                              index_position=None, columns=[
+                                  TableColumn(field="arch", title="architecture", width=70),
+                                  TableColumn(field="trial", title="trial", width=40),
+                                  TableColumn(field="worker", title="worker", width=120),
+                                  TableColumn(field="error", title="error", width=600)])
+
+    def render(self, data: MonitorData) -> None:
+        push(self.source, failure_rows(data))

@@ -1,0 +1,120 @@
+"""Worker timeline: each trial a bar on its worker's row (failures marked) and utilisation."""
+
+from __future__ import annotations
+
+import numpy as np
+from bokeh.models import CDSView, ColumnDataSource, FactorRange, GroupFilter, HoverTool
+from bokeh.plotting import figure
+
+from orchestrator.monitor.base import Component, push, to_ms
+from orchestrator.monitor.data import MonitorData, StoreReader
+from orchestrator.store import DONE, FAILED, RUNNING, STATUS_NAMES
+
+__all__ = ["RECENT_SECONDS", "WorkerTimeline", "timeline_data", "utilisation"]
+
+COLUMNS = ("worker", "left", "right", "arch", "trial", "status", "metric", "error", "colour")
+COLOURS = {DONE: "#2ca02c", FAILED: "#d62728", RUNNING: "#1f77b4"}
+RECENT_SECONDS = 300.0
+_NAMES = np.array([STATUS_NAMES[i] for i in range(4)], object)
+_COLOURS = np.array(["#7f7f7f", COLOURS[RUNNING], COLOURS[DONE], COLOURS[FAILED]], object)
+
+
+def short_worker(name: str) -> str:
+    """A worker address without its protocol, as a row label."""
+    return name.split("://", 1)[-1]
+
+
+def timeline_data(data: MonitorData, statuses: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """Trials with the given statuses as intervals (seconds); running ones end at ``data.now``.
+
+    Finished trials come ordered by end time so that new ones stream onto the end.
+    """
+    if not data.n:
+        return {k: np.zeros(0, object if k in ("worker", "status", "error", "colour") else float)
+                for k in COLUMNS}
+    status = data.array("status")
+    a, t = np.nonzero(np.isin(status, statuses) & np.isfinite(data.array("started")))
+    left = data.array("started")[a, t]
+    right = np.where(status[a, t] == RUNNING, data.now, data.array("finished")[a, t])
+    order = np.lexsort((t, a, right)) if RUNNING not in statuses else np.lexsort((t, a))
+    a, t, left, right = a[order], t[order], left[order], right[order]
+    names = np.array([short_worker(w) for w in data.workers] + ["?"], object)
+    widx = data.array("worker")[a, t].astype(int)
+    codes = status[a, t].astype(int)
+    errors = np.full(len(a), "", object)
+    for k in np.flatnonzero(codes == FAILED):
+        errors[k] = first_line(data.error(int(a[k]), int(t[k])))
+    return {"worker": names[np.where(widx >= 0, widx, -1)], "left": left, "right": right,
+            "arch": a.astype(float), "trial": t.astype(float), "status": _NAMES[codes],
+            "metric": data.array("metric")[a, t], "error": errors, "colour": _COLOURS[codes]}
+
+
+def first_line(text: str, limit: int = 200) -> str:
+    """The first non-empty line of an error text, cut to ``limit`` characters."""
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[0][:limit] if lines else ""
+
+
+def utilisation(data: MonitorData, since: float | None = None) -> float:
+    """Busy worker-seconds over (workers seen x wall time) from ``since`` (or the first start)."""
+    if not data.n or not data.workers:
+        return float("nan")
+    status = data.array("status")
+    started = data.array("started")
+    ok = np.isfinite(started) & (status >= RUNNING)
+    if not ok.any():
+        return float("nan")
+    end_each = np.where(status == RUNNING, data.now, data.array("finished"))[ok]
+    start_each = started[ok]
+    running = (status == RUNNING).any()
+    end = data.now if running else float(np.nanmax(end_each))
+    begin = float(start_each.min()) if since is None else max(since, float(start_each.min()))
+    if end <= begin:
+        return float("nan")
+    busy = np.clip(np.minimum(end_each, end) - np.maximum(start_each, begin), 0, None).sum()
+    return float(busy / (len(data.workers) * (end - begin)))
+
+
+class WorkerTimeline(Component):
+    """Bars per worker: finished trials stream in, running ones are redrawn up to now."""
+
+    def __init__(self, reader: StoreReader):
+        super().__init__(reader)
+        self.source = ColumnDataSource({k: np.zeros(0) for k in COLUMNS})  # finished trials
+        self.running = ColumnDataSource({k: np.zeros(0) for k in COLUMNS})
+        self.y_range = FactorRange(factors=[])
+        fig = figure(title="Workers", height=320, sizing_mode="stretch_width", y_range=self.y_range,
+                     x_axis_type="datetime", tools="xpan,xwheel_zoom,reset,save")
+        done = fig.hbar(y="worker", left="left_ms", right="right_ms", height=0.7, source=self.source,
+                        color="colour", line_color="white", line_width=0.5)
+        live = fig.hbar(y="worker", left="left_ms", right="right_ms", height=0.7,
+                        source=self.running, color="colour", alpha=0.6, hatch_pattern="/")
+        failed = fig.scatter(x="right_ms", y="worker", marker="x", size=12, line_width=2,
+                             color="#d62728", source=self.source,
+                             view=CDSView(filter=GroupFilter(column_name="status", group="failed")))
+        fig.add_tools(HoverTool(renderers=[done, live, failed], tooltips=[
+            ("architecture / trial", "@arch{0} / @trial{0}"), ("status", "@status"),
+            ("metric", "@metric{0.0000}"), ("worker", "@worker"), ("error", "@error")]))
+        self.root = fig
+        self.utilisation = (float("nan"), float("nan"))
+        self.last_push = ""
+
+    def render(self, data: MonitorData) -> None:
+        finished = timeline_data(data, (DONE, FAILED))
+        running = timeline_data(data, (RUNNING,))
+        names = [short_worker(w) for w in data.workers]
+        if "?" in set(finished["worker"]) | set(running["worker"]):
+            names.append("?")
+        if list(self.y_range.factors) != names and names:
+            self.y_range.factors = names
+        self.last_push = push(self.source, _with_ms(finished))
+        push(self.running, _with_ms(running))
+        self.utilisation = (utilisation(data), utilisation(data, data.now - RECENT_SECONDS))
+        overall, recent = (f"{u:.0%}" if np.isfinite(u) else "-" for u in self.utilisation)
+        self.root.title.text = (f"Workers ({len(names)}): utilisation {overall} overall, "
+                                f"{recent} over the last {RECENT_SECONDS / 60:.0f} min; "
+                                "red x: failed trial")
+
+
+def _with_ms(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {**rows, "left_ms": to_ms(rows["left"]), "right_ms": to_ms(rows["right"])}
