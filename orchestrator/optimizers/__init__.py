@@ -11,16 +11,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.optimizers.base import Optimizer, SpaceExhausted
+from orchestrator.optimizers.gp import GPSearch
 from orchestrator.optimizers.lhs import LatinHypercubeSearch
 from orchestrator.optimizers.random import RandomSearch
 from orchestrator.optimizers.rbf import RBFSearch
 from orchestrator.space import SearchSpace
 
-__all__ = ["OPTIMIZERS", "LatinHypercubeSearch", "Optimizer", "RBFSearch", "RandomSearch",
+__all__ = ["OPTIMIZERS", "GPSearch", "LatinHypercubeSearch", "Optimizer", "RBFSearch", "RandomSearch",
            "SpaceExhausted", "make_optimizer"]
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    cls.name: cls for cls in (RandomSearch, LatinHypercubeSearch, RBFSearch)
+    cls.name: cls for cls in (RandomSearch, LatinHypercubeSearch, RBFSearch, GPSearch)
 }
 
 
