@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -162,9 +163,11 @@ def _being_created(path: Path) -> bool:
 class StoreReader:
     """Reads a store repeatedly, re-reading only rows that can still change; thread-safe."""
 
-    def __init__(self, path: str | Path, min_interval: float = 0.0):
+    def __init__(self, path: str | Path, min_interval: float = 0.0,
+                 clock: Callable[[], float] = time.time):
         self.path = str(path)
         self.min_interval = min_interval
+        self.clock = clock
         self._lock = threading.Lock()
         self._cache: dict[str, np.ndarray] = {}
         self._stable = 0  # rows [0, _stable) are finished architectures, cached for good
@@ -184,7 +187,7 @@ class StoreReader:
     def _read(self) -> MonitorData:
         if (self._created is None and not check_store(self.path)) or not Path(self.path).exists():
             self._reset(None)
-            return MonitorData(self.path, now=time.time())
+            return MonitorData(self.path, now=self.clock())
         group = zarr.open_group(self.path, mode="r", zarr_format=3, use_consolidated=False)
         attrs = group.attrs.asdict()
         created = float(attrs.get("created", 0.0))
@@ -196,7 +199,7 @@ class StoreReader:
         arrays = self._read_rows(group, n)
         data = MonitorData(self.path, True, attrs["experiment"], list(attrs["param_names"]),
                            list(attrs.get("workers", [])), dict(attrs.get("errors", {})),
-                           created, arrays, now=time.time())
+                           created, arrays, now=self.clock())
         data.curves = read_curves(group, arrays["status"])
         return data
 

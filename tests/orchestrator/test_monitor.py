@@ -1,0 +1,271 @@
+"""Monitor components without a browser: from a store of known content, update() gives exact data."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import zarr
+
+from orchestrator.monitor.convergence import Convergence
+from orchestrator.monitor.curves import EpochCurves
+from orchestrator.monitor.data import StoreReader, check_store
+from orchestrator.monitor.marginals import Marginals
+from orchestrator.monitor.page import Page
+from orchestrator.monitor.scatter import ArchitectureScatter
+from orchestrator.monitor.status import StatusHeader, format_duration
+from orchestrator.monitor.tables import FailureTable, TopArchitectures
+from orchestrator.monitor.timeline import WorkerTimeline
+from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, StoreError
+
+NOW = 50.0
+SPACE = {"x0": {"type": "real", "low": 0.0, "high": 1.0, "log": False},
+         "lr_gen": {"type": "lattice", "lower": 1, "upper": 4, "scale": 0.5},
+         "act": {"type": "categorical", "choices": ["relu", "tanh"]}}
+EXPERIMENT = {"name": "fixture", "space": SPACE, "trials": 2, "epochs": 3, "budget": 6,
+              "optimizer": {"name": "rbf", "n_initial": 2}}
+W0, W1 = "tcp://127.0.0.1:1000", "tcp://127.0.0.1:1001"
+
+# arch: (params, stage, [(status, metric, started, finished, worker)] per trial)
+ROWS = [
+    ([0.1, 0.5, 0], "broad", [(DONE, 1.0, 10, 20, W0), (DONE, 3.0, 10, 21, W1)]),
+    ([0.2, 1.0, 1], "focus", [(DONE, 0.5, 20, 30, W0), (FAILED, None, 21, 25, W1)]),
+    ([0.3, 1.5, 0], "broad", [(FAILED, None, 30, 35, W0), (FAILED, None, 25, 33, W1)]),
+    ([0.4, 2.0, 1], "broad", [(RUNNING, None, 40, None, W0), (PENDING, None, None, None, None)]),
+]
+
+
+def _write_trial(store: ResultsStore, a: int, t: int, trial: tuple) -> None:
+    status, metric, started, finished, worker = trial
+    if metric is not None:
+        store.set("metric", (a, t), metric)
+    if started is not None:
+        store.set("started", (a, t), started)
+    if finished is not None:
+        store.set("finished", (a, t), finished)
+    if worker is not None:
+        store.set("worker", (a, t), store.worker_id(worker))
+    if status == FAILED:
+        store.set_error(a, t, f"ValueError: boom {a}/{t}\nTraceback line")
+    store.set("status", (a, t), status)
+
+
+@pytest.fixture
+def store(tmp_path) -> ResultsStore:
+    """Four committed architectures: two finished, one all-failed, one running."""
+    names = list(SPACE)
+    s = ResultsStore.create(tmp_path / "s.zarr", EXPERIMENT, names, trials=2, epochs=3)
+    s.group.attrs["created"] = 5.0
+    for a, (params, stage, trials) in enumerate(ROWS):
+        s.add_architecture(np.array(params, float), stage)
+        for t, trial in enumerate(trials):
+            _write_trial(s, a, t, trial)
+    s.set("epoch_metric", (3, 0, 0), 0.9)
+    s.set("epoch_metric", (3, 0, 1), 0.8)
+    s.flush()
+    return s
+
+
+@pytest.fixture
+def reader(store) -> StoreReader:
+    return StoreReader(store.path, clock=lambda: NOW)
+
+
+def _data(source) -> dict:
+    return {k: list(v) for k, v in source.data.items()}
+
+
+def _eq(got, want) -> None:
+    np.testing.assert_array_equal(np.asarray(got, dtype=object), np.asarray(want, dtype=object))
+
+
+def test_status_header_counts_best_and_times(reader):
+    header = StatusHeader(reader)
+    header.update()
+    v = header.values
+    assert (v["archs_done"], v["archs_running"], v["budget"]) == (3, 1, 6)
+    assert (v["trials_done"], v["trials_running"], v["trials_failed"], v["trials_pending"]) == (3, 1, 3, 1)
+    assert (v["best_arch"], v["best_mean"], v["best_std"]) == (1, 0.5, 0.0)
+    assert v["elapsed"] == NOW - 5.0
+    assert v["remaining"] == pytest.approx(45.0 / 3 * 3)
+    assert "3</b> done" in header.root.text and "3 failed" in header.root.text
+
+
+def test_convergence_best_so_far_in_completion_order(reader):
+    conv = Convergence(reader)
+    conv.update()
+    d = _data(conv.source)
+    _eq(d["index"], [1, 2, 3])
+    _eq(d["arch"], [0, 1, 2])
+    np.testing.assert_array_equal(d["mean"], [2.0, 0.5, np.nan])
+    np.testing.assert_array_equal(d["best"], [2.0, 0.5, 0.5])
+    _eq(d["stage"], ["broad", "focus", "broad"])
+    assert conv.design_end.visible and conv.design_end.location == 2.5
+
+
+def test_scatter_rows_colour_and_selection(reader):
+    scatter = ArchitectureScatter(reader)
+    scatter.update()
+    d = _data(scatter.source)
+    _eq(d["arch"], [0, 1])
+    _eq(d["mean"], [2.0, 0.5])
+    _eq(d["std"], [1.0, 0.0])
+    _eq(d["n_failed"], [0, 1])
+    assert scatter.select.value == "lr_gen"
+    _eq(d["colour"], [0.5, 1.0])
+    _eq(d["hp_act_label"], ["relu", "tanh"])
+    tips = dict(scatter.hover.tooltips)
+    assert {"x0", "lr_gen", "act"} <= set(tips)
+    scatter.select.value = "x0"
+    _eq(scatter.source.data["colour"], [0.1, 0.2])
+    assert (scatter.colour_bar.color_mapper.low, scatter.colour_bar.color_mapper.high) == (0.0, 1.0)
+
+
+def test_marginals_scatter_and_histograms(reader):
+    marg = Marginals(reader)
+    marg.update()
+    _eq(marg.source.data["hp_lr_gen"], [0.5, 1.0])
+    hist = _data(marg.histograms["lr_gen"])
+    np.testing.assert_allclose(hist["left"], [0.25, 0.75, 1.25, 1.75])
+    _eq(hist["sampled"], [1, 1, 1, 1])  # every committed architecture, running ones too
+    _eq(hist["good"], [0, 1, 0, 0])  # best 20 % of finished means: architecture 1
+    _eq(_data(marg.histograms["act"])["sampled"], [2, 2])
+
+
+def test_epoch_curves_only_running_trials(reader):
+    curves = EpochCurves(reader)
+    curves.update()
+    d = curves.source.data
+    _eq(d["arch"], [3])
+    _eq(d["trial"], [0])
+    _eq(d["xs"][0], [0, 1])
+    np.testing.assert_allclose(d["ys"][0], [0.9, 0.8], rtol=1e-6)
+    _eq(d["worker"], [W0])
+
+
+def test_worker_timeline_intervals_failures_and_utilisation(reader):
+    tl = WorkerTimeline(reader)
+    tl.update()
+    d = _data(tl.source)
+    _eq(list(zip(d["arch"], d["trial"])), [(0, 0), (0, 1), (1, 1), (1, 0), (2, 1), (2, 0)])
+    _eq(d["left"], [10, 10, 21, 20, 25, 30])
+    _eq(d["right"], [20, 21, 25, 30, 33, 35])
+    _eq(d["status"], ["done", "done", "failed", "done", "failed", "failed"])
+    _eq(d["worker"], ["127.0.0.1:1000", "127.0.0.1:1001", "127.0.0.1:1001", "127.0.0.1:1000",
+                      "127.0.0.1:1001", "127.0.0.1:1000"])
+    assert d["error"][2] == "ValueError: boom 1/1"
+    run = _data(tl.running)
+    _eq(run["left"], [40])
+    _eq(run["right"], [NOW])
+    _eq(run["left_ms"], [40_000])
+    assert list(tl.y_range.factors) == ["127.0.0.1:1000", "127.0.0.1:1001"]
+    # busy: worker 0 10+10+5+10, worker 1 11+4+8 seconds; window 10..50 on 2 workers
+    assert tl.utilisation[0] == pytest.approx(58 / 80)
+
+
+def test_top_architectures_and_failures(reader):
+    top = TopArchitectures(reader)
+    top.update()
+    d = _data(top.source)
+    _eq(d["arch"], [1, 0])
+    _eq(d["mean"], [0.5, 2.0])
+    _eq(d["hp_act"], ["tanh", "relu"])
+    assert [c.title for c in top.root.columns][-3:] == ["x0", "lr_gen", "act"]
+    fail = FailureTable(reader)
+    fail.update()
+    f = _data(fail.source)
+    _eq(list(zip(f["arch"], f["trial"])), [(2, 0), (2, 1), (1, 1)])
+    _eq(f["error"], ["ValueError: boom 2/0", "ValueError: boom 2/1", "ValueError: boom 1/1"])
+
+
+def test_only_committed_rows_while_writer_is_mid_append(store, reader):
+    group = zarr.open_group(store.path, mode="r+", zarr_format=3, use_consolidated=False)
+    for name in ("params", "status", "metric", "started", "finished", "worker", "stage"):
+        arr = group[name]
+        arr.resize((6, *arr.shape[1:]))  # the shape is written first, the commit marker last
+    group["status"][4:6] = DONE
+    group["metric"][4:6] = -100.0
+    page = Page(reader)
+    page.refresh()
+    assert page.header.values["archs"] == 4 and page.header.values["trials_done"] == 3
+    _eq(page.scatter.source.data["arch"], [0, 1])
+    assert min(page.convergence.source.data["mean"][:2]) == 0.5
+
+
+def test_finished_rows_stream_and_store_only_read(store, reader):
+    conv, scatter, tl = Convergence(reader), ArchitectureScatter(reader), WorkerTimeline(reader)
+    for comp in (conv, scatter, tl):
+        comp.update()
+    store.set("metric", (3, 0), 0.25)
+    store.set("finished", (3, 0), 45.0)
+    store.set("status", (3, 0), DONE)
+    _write_trial(store, 3, 1, (DONE, 0.75, 41, 46, W1))
+    store.flush()
+    for comp in (conv, scatter, tl):
+        comp.update()
+    assert (conv.last_push, scatter.last_push, tl.last_push) == ("stream",) * 3
+    _eq(conv.source.data["best"], [2.0, 0.5, 0.5, 0.5])
+    _eq(scatter.source.data["arch"], [0, 1, 3])
+    assert len(tl.running.data["arch"]) == 0 and len(tl.source.data["arch"]) == 8
+    assert reader._stable == 4  # every row finished: nothing re-read next time
+
+
+def test_missing_store_gives_empty_page_then_picks_it_up(tmp_path):
+    path = tmp_path / "later.zarr"
+    reader = StoreReader(path, clock=lambda: NOW)
+    page = Page(reader)
+    page.refresh()
+    assert page.problem.text == ""
+    assert "waiting for the store" in page.header.root.text
+    assert len(page.scatter.source.data["arch"]) == 0
+    s = ResultsStore.create(path, EXPERIMENT, list(SPACE), trials=2, epochs=3)
+    s.add_architecture(np.array([0.1, 0.5, 0.0]))
+    _write_trial(s, 0, 0, (DONE, 1.0, 10, 20, W0))
+    _write_trial(s, 0, 1, (DONE, 2.0, 10, 20, W0))
+    s.flush()
+    page.refresh()
+    assert page.problem.text == ""
+    assert page.header.values["archs_done"] == 1
+    _eq(page.scatter.source.data["mean"], [1.5])
+    assert len(page.marginals.histograms) == 3
+
+
+def test_store_being_created_reads_empty(tmp_path):
+    path = tmp_path / "new.zarr"
+    group = zarr.open_group(str(path), mode="w-", zarr_format=3)
+    group.create_array("params", shape=(0, 3), chunks=(128, 3), dtype="f8")
+    assert check_store(path) is False
+    page = Page(StoreReader(path))
+    page.refresh()
+    assert page.problem.text == "" and "waiting" in page.header.root.text
+
+
+def test_bad_paths_are_clear_errors(tmp_path, store):
+    afile = tmp_path / "notes.txt"
+    afile.write_text("hello")
+    with pytest.raises(StoreError, match="not a ganhpo results store"):
+        check_store(afile)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "data.csv").write_text("1,2")
+    with pytest.raises(StoreError, match="not a ganhpo results store"):
+        check_store(other)
+    foreign = tmp_path / "foreign.zarr"
+    zarr.open_group(str(foreign), mode="w-", zarr_format=3).attrs["title"] = "someone else's"
+    with pytest.raises(StoreError, match="ganhpo_format"):
+        check_store(foreign)
+    meta = json.loads((tmp_path / "s.zarr" / "zarr.json").read_text())
+    meta["attributes"]["ganhpo_format"] = 99
+    (tmp_path / "s.zarr" / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(StoreError, match="newer"):
+        check_store(tmp_path / "s.zarr")
+
+
+def test_empty_directory_waits(tmp_path):
+    (tmp_path / "empty").mkdir()
+    assert check_store(tmp_path / "empty") is False
+
+
+def test_format_duration():
+    assert [format_duration(s) for s in (5, 65, 3725, float("nan"))] == ["5s", "1m05s", "1h02m", "-"]
