@@ -29,10 +29,13 @@ def url_host(address: str) -> str:
 
 
 def websocket_origins(address: str, port: int, extra: list[str] | None = None) -> list[str]:
-    """Origins allowed to open the page's websocket: the bound address (and its names) + extra."""
+    """Origins allowed to open the page's websocket: the bound address (and its names) + extra.
+
+    Bokeh's allowlist cannot hold IPv6 literals, so IPv6 binds are reached by host name.
+    """
     if address in _LOOPBACK:
-        hosts = ["127.0.0.1", "localhost", "[::1]"]
-    elif address in _WILDCARD:
+        hosts = ["127.0.0.1", "localhost"]
+    elif address in _WILDCARD or ":" in address:
         hosts = sorted({socket.gethostname(), socket.getfqdn()})
     else:
         hosts = [_host(address)]
