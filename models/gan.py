@@ -119,7 +119,8 @@ class AdversarialModel(keras.Model):
 class GAN(AdversarialModel):
     """Binary cross-entropy GAN (sigmoid discriminator), optionally conditional.
 
-    L_D = BCE(1, D(x)) + BCE(0, D(G(z))); L_G = BCE(1, D(G(z))) + sum of ``extra_losses``
+    L_D = BCE(1, D(x)) + BCE(0, D(G(z))) on one concatenated batch (so a BatchNorm discriminator
+    sees real and fake together); L_G = BCE(1, D(G(z))), D in inference mode, + sum of ``extra_losses``
     (each a callable ``(fake, condition) -> scalar``, e.g. the DY-GAN invariant-mass terms).
     ``d_steps`` discriminator updates per generator update (default 1, as the HPO paper).
     """
@@ -138,14 +139,16 @@ class GAN(AdversarialModel):
         n = ops.shape(real)[0]
         ones, zeros = ops.ones((n, 1)), ops.zeros((n, 1))
 
-        def d_loss():
-            fake = ops.stop_gradient(self.generate_batch(n, cond))
-            return (self.bce(ones, self.criticize(real, cond))
-                    + self.bce(zeros, self.criticize(fake, cond)))
+        both_cond = None if cond is None else ops.concatenate([cond, cond])
 
-        def g_loss():
+        def d_loss():  # one batch of real + fake, so BatchNorm sees both (keras-io DCGAN)
+            fake = ops.stop_gradient(self.generate_batch(n, cond))
+            p = self.criticize(ops.concatenate([real, fake]), both_cond)
+            return self.bce(ones, p[:n]) + self.bce(zeros, p[n:])
+
+        def g_loss():  # D in inference mode: its BatchNorm uses the real+fake running stats
             fake = self.generate_batch(n, cond)
-            adversarial = self.bce(ones, self.criticize(fake, cond))
+            adversarial = self.bce(ones, self.criticize(fake, cond, training=False))
             extra = sum((f(fake, cond) for f in self.extra_losses), ops.zeros(()))
             return adversarial + extra, extra
 
