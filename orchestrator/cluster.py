@@ -470,6 +470,6 @@ def _load_jobqueue_config(kind: str, path: str | None) -> str:
         have = ", ".join(sorted(sections)) or "none"
         raise ClusterError(f"{path}: no section jobqueue.{kind} (it has: {have}); add one, "
                            f"e.g. copy it from deploy/jobqueue.yaml")
-    dask.config.update(dask.config.config, dask.config.expand_environment_variables(loaded),
-                       priority="new")
+    # Not expanding $VARS here: the job's shell expands them on the compute node.
+    dask.config.update(dask.config.config, loaded, priority="new")
     return path
