@@ -357,7 +357,7 @@ def _batch_cluster(kind: str, *, security: Security | None = None, **options: An
     source = _load_jobqueue_config(kind, options.pop("jobqueue_config", None))
     low, high = _job_range(options)
     plan = _plan(kind, options, source)
-    kwargs = _job_kwargs(plan) | BACKENDS[kind].request(plan) | _passthrough(plan.options)
+    kwargs = _job_kwargs(plan) | BACKENDS[kind].request(plan) | _passthrough(plan)
     cls = getattr(dask_jobqueue, BACKENDS[kind].cluster)
     cluster = cls(security=security, **kwargs)
     cluster.adapt(minimum_jobs=low, maximum_jobs=high, wait_count=60)
@@ -404,16 +404,17 @@ def _job_kwargs(p: Plan) -> dict:
             "worker_extra_args": args, "job_script_prologue": prologue}
 
 
-def _passthrough(options: dict) -> dict:
-    out = {k: v for k, v in options.items() if v is not None}
+def _passthrough(p: Plan) -> dict:
+    """The remaining options, as dask-jobqueue keywords; scheduler options merge with the site's."""
+    out = {k: v for k, v in p.options.items() if v is not None}
     for key in ("job_script_prologue", "worker_extra_args", "job_extra_directives"):
         if key in out:
             raise ClusterError(f"{key} belongs in the jobqueue.yaml section (--jobqueue-config), "
                                "where ganhpo adds its own entries to yours")
+    scheduler = {**p.config("scheduler-options", {}), **out.pop("scheduler_options", {})}
     if "dashboard_address" in out:
-        scheduler = dict(out.pop("scheduler_options", None) or {})
-        out["scheduler_options"] = scheduler | {"dashboard_address": out.pop("dashboard_address")}
-    return out
+        scheduler["dashboard_address"] = out.pop("dashboard_address")
+    return {**out, "scheduler_options": scheduler} if scheduler else out
 
 
 def _job_range(options: dict) -> tuple[int, int]:

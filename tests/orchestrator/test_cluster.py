@@ -260,3 +260,27 @@ def test_batch_jobs_pin_each_worker_to_its_gpu(monkeypatch):
         seen = client.run(lambda: os.environ["CUDA_VISIBLE_DEVICES"])
         names = client.run(lambda dask_worker: dask_worker.name)
     assert {names[a]: seen[a] for a in seen} == {"job7-0": "3", "job7-1": "5"}
+
+
+SITE_LINES = {
+    "slurm-gpu-partition": ("#SBATCH --gres=gpu:4", "#SBATCH --constraint=gpu", "--nworkers 4",
+                            "#SBATCH -t 06:00:00", "--lifetime 19440s --lifetime-stagger 1080s"),
+    "htcondor-cern": ("request_gpus = 1", "+MaxRuntime = 28800", "getenv = True", "--resources GPU=1"),
+    "pbs-gpu-site": ("#PBS -l select=1:ncpus=32:ngpus=4:mem=373GB", "#PBS -l filesystems=home:eagle"),
+    "lsf-gpu-site": ('#BSUB -gpu "num=4"', "#BSUB -W 04:00", "#BSUB -M 256000", "#BSUB -n 40"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SITE_LINES))
+def test_site_examples_render(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the examples' log-directory is created relative to here
+    kind = name.split("-")[0]
+    cluster = make_cluster(kind, jobs=0, max_jobs=1, dashboard_address=":0", interface="lo",
+                           scheduler_options={"port": 0},
+                           jobqueue_config=str(DEPLOY / "sites" / f"{name}.yaml"))
+    try:
+        text = cluster.job_script()
+    finally:
+        cluster.close()
+    for line in SITE_LINES[name]:
+        assert line in text, line
