@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy.stats import qmc
+from threadpoolctl import threadpool_limits
 
 from orchestrator.space import SearchSpace
 
@@ -120,7 +121,9 @@ class Optimizer(ABC):
         self._raise_if_exhausted()
         keys = self._next_design(int(n))
         if len(keys) < n:
-            proposed = self._propose(n - len(keys)) if self._ready() else []
+            # Surrogates are small: BLAS threads only oversubscribe the driver's cores (8x slower).
+            with threadpool_limits(limits=1):
+                proposed = self._propose(n - len(keys)) if self._ready() else []
             keys += [k for k in map(self._claim, proposed) if k is not None]
         if len(keys) < n:
             keys += [k for k in map(self._claim, self._unvisited(n - len(keys))) if k is not None]
@@ -140,7 +143,7 @@ class Optimizer(ABC):
                     else self._as_values("stds", stds, len(points)))
         if np.any(stds_arr < 0):
             i = int(np.argmax(stds_arr < 0))
-            raise ValueError(f"tell: stds[{i}] = {stds_arr[i]!r} is negative")
+            raise ValueError(f"tell: stds[{i}] = {float(stds_arr[i])!r} is negative")
         for p in points:
             self.space.validate(p)
         self._tell(points, means_arr, stds_arr)
@@ -197,7 +200,7 @@ class Optimizer(ABC):
         bad = ~np.isfinite(arr)
         if bad.any():
             i = int(np.argmax(bad))
-            raise ValueError(f"tell: {what}[{i}] = {arr[i]!r} is not finite; replace failed "
+            raise ValueError(f"tell: {what}[{i}] = {float(arr[i])!r} is not finite; replace failed "
                              "evaluations by a finite penalty before telling")
         return arr
 

@@ -1,0 +1,226 @@
+"""The ask/tell contract of every optimiser, bad input, variability mode, and search quality."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from orchestrator.objectives import HARTMANN6_MIN, hartmann6, noisy_hartmann
+from orchestrator.optimizers import OPTIMIZERS, SpaceExhausted, make_optimizer
+from orchestrator.space import Lattice, SearchSpace
+
+NAMES = sorted(OPTIMIZERS)
+FAST = {"gp": {"n_restarts": 0, "n_candidates": 300}}  # keep GP fits cheap in contract tests
+
+
+def tiny_space() -> SearchSpace:
+    """12 points: an integer, a categorical and a two-level lattice."""
+    return SearchSpace({"a": [1, 3], "b": ["relu", "tanh"], "c": {"lower": 0, "upper": 1, "scale": 0.5}})
+
+
+def make(name: str, space: SearchSpace, seed: int = 0, **options) -> object:
+    return make_optimizer(name, space, seed=seed, **{**FAST.get(name, {}), **options})
+
+
+def toy_value(point: dict) -> float:
+    return float((point["a"] - 2) ** 2 + (point["b"] == "tanh") + point["c"])
+
+
+# ----- the contract, for every optimiser --------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_ask_gives_valid_new_points_that_stay_pending_until_told(name):
+    space = SearchSpace({"x": {"lower": 0, "upper": 20, "scale": 0.05}, "y": [1, 30],
+                         "lr": {"low": 1e-5, "high": 1e-2, "log": True}, "act": ["relu", "tanh"]})
+    opt = make(name, space, seed=3)
+    first = opt.ask(4)
+    second = opt.ask(3)  # no tell in between: new points
+    for p in first + second:
+        space.validate(p)
+    keys = [space.key(p) for p in first + second]
+    assert len(set(keys)) == 7
+    assert [space.key(p) for p in opt.pending] == keys
+    opt.tell(first, [1.0, 2.0, 3.0, 4.0], [0.1, 0.1, 0.1, 0.1])
+    assert [space.key(p) for p in opt.pending] == keys[4:]
+    assert opt.n_evaluated == 4
+    for _ in range(4):  # past the initial design too
+        batch = opt.ask(3)
+        opt.tell(batch, [float(i) for i in range(3)])
+        assert not {space.key(p) for p in batch} & set(keys)
+        keys += [space.key(p) for p in batch]
+    assert len(set(keys)) == len(keys)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_and_calls_give_the_same_points(name):
+    space = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(3)})
+
+    def history(seed: int) -> list:
+        opt, out = make(name, space, seed=seed, **({"n_initial": 4} if name != "random" else {})), []
+        for _ in range(5):
+            pts = opt.ask(2)
+            opt.tell(pts, [sum(p.values()) for p in pts], [0.01, 0.02])
+            out += pts
+        return out
+
+    assert history(7) == history(7)
+    assert history(7) != history(8)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_points_told_without_ask_count_as_evaluated(name):
+    space = tiny_space()
+    opt = make(name, space, seed=1)
+    resumed = [{"a": a, "b": b, "c": 0.5} for a in (1, 2, 3) for b in ("relu", "tanh")]
+    opt.tell(resumed, [toy_value(p) for p in resumed], [0.0] * len(resumed))
+    assert opt.pending == [] and opt.n_evaluated == 6
+    rest = opt.ask(6)
+    assert sorted(space.key(p) for p in rest) == sorted(
+        space.key({"a": a, "b": b, "c": 0.0}) for a in (1, 2, 3) for b in ("relu", "tanh"))
+    with pytest.raises(SpaceExhausted, match=r"it has 12 points .* evaluated \(6\) or pending \(6\)"):
+        opt.ask()
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**16), plan=st.lists(st.tuples(st.integers(1, 5), st.integers(0, 5)),
+                                                 min_size=1, max_size=8))
+def test_no_point_is_proposed_twice_and_exhaustion_is_reported(name, seed, plan):
+    """Random ask sizes and partial tells: never a repeat; a used-up space raises SpaceExhausted."""
+    space = tiny_space()
+    opt = make(name, space, seed=seed, **({"n_initial": 3} if name != "random" else {}))
+    seen: set[tuple] = set()
+    for _ in range(3):  # repeat the plan until the 12 points are used up
+        for n_ask, n_tell in plan:
+            if len(seen) == space.size:
+                with pytest.raises(SpaceExhausted):
+                    opt.ask(n_ask)
+                return
+            batch = opt.ask(n_ask)
+            keys = [space.key(p) for p in batch]
+            assert len(batch) == min(n_ask, space.size - len(seen))
+            assert len(set(keys)) == len(keys) and not set(keys) & seen
+            seen |= set(keys)
+            told = opt.pending[:n_tell]
+            opt.tell(told, [toy_value(p) for p in told])
+    for p in opt.pending:
+        assert space.key(p) in seen
+
+
+# ----- bad input --------------------------------------------------------------------------------
+
+def test_unknown_optimizer_lists_the_choices():
+    with pytest.raises(ValueError) as err:
+        make_optimizer("foo", tiny_space())
+    assert str(err.value) == "unknown optimizer 'foo'; choose one of: gp, lhs, random, rbf"
+
+
+def test_unknown_option_names_it_and_the_accepted_ones():
+    with pytest.raises(ValueError, match=r"unknown option 'n_init' for optimizer 'gp'; accepted "
+                                         r"options: liar, n_candidates, n_initial, n_restarts, xi"):
+        make_optimizer("gp", tiny_space(), n_init=5)
+    with pytest.raises(ValueError, match="option liar: must be one of"):
+        make_optimizer("gp", tiny_space(), liar="median")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tell_rejects_mismatched_lengths_and_non_finite_means(name):
+    opt = make(name, tiny_space())
+    pts = opt.ask(3)
+    with pytest.raises(ValueError, match="got 3 points but 2 means"):
+        opt.tell(pts, [1.0, 2.0])
+    with pytest.raises(ValueError, match="got 3 points but 1 stds"):
+        opt.tell(pts, [1.0, 2.0, 3.0], [0.1])
+    with pytest.raises(ValueError, match=r"means\[1\] = nan is not finite"):
+        opt.tell(pts, [1.0, math.nan, 3.0])
+    with pytest.raises(ValueError, match=r"means\[2\] = inf is not finite"):
+        opt.tell(pts, [1.0, 2.0, math.inf])
+    with pytest.raises(ValueError, match=r"stds\[0\] = -0.1 is negative"):
+        opt.tell(pts, [1.0, 2.0, 3.0], [-0.1, 0.0, 0.0])
+    assert len(opt.pending) == 3 and opt.n_evaluated == 0  # a rejected tell changes nothing
+    with pytest.raises(ValueError, match="n >= 1"):
+        opt.ask(0)
+
+
+# ----- method details ---------------------------------------------------------------------------
+
+def test_lhs_design_is_a_latin_hypercube_then_continues():
+    space = SearchSpace({"u": [0.0, 1.0], "v": [0.0, 1.0], "w": [0.0, 1.0]})
+    opt = make_optimizer("lhs", space, seed=0, n_initial=8)
+    design = np.array([space.encode(p) for p in opt.ask(8)])
+    for column in design.T:  # one point in each of the 8 strata of every coordinate
+        assert sorted(np.floor(column * 8).astype(int)) == list(range(8))
+    block = np.array([space.encode(p) for p in opt.ask(8)])  # the next block is one too
+    for column in block.T:
+        assert sorted(np.floor(column * 8).astype(int)) == list(range(8))
+
+
+def test_rbf_radius_halves_after_consecutive_failures_and_doubles_after_successes():
+    space = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(3)})
+    opt = make_optimizer("rbf", space, seed=0, n_initial=4)
+    opt.tell(opt.ask(4), [1.0, 2.0, 3.0, 4.0])
+    assert opt.radius == 0.2
+    for _ in range(5):  # max(d, 5) failures
+        opt.tell(opt.ask(1), [9.0])
+    assert opt.radius == 0.1
+    for value in (0.5, 0.4, 0.3):  # three successes
+        opt.tell(opt.ask(1), [value])
+    assert opt.radius == 0.2
+    for _ in range(5 * 10):  # the floor is 0.2 * 0.5**6
+        opt.tell(opt.ask(1), [9.0])
+    assert opt.radius == pytest.approx(0.2 * 0.5**6)
+
+
+def test_variability_mode_prefers_the_reliable_region():
+    """Two regions with the same mean: the ensemble scores the low-variance one better."""
+    space = SearchSpace({"x": Lattice(0, 100, 0.01), "y": Lattice(0, 100, 0.01)})
+    points, means, stds = [], [], []
+    for (cx, cy), std in (((0.25, 0.5), 0.01), ((0.75, 0.5), 1.0)):
+        for dx, dy in ((0.0, 0.0), (0.05, 0.0), (-0.05, 0.0), (0.0, 0.05), (0.0, -0.05)):
+            points.append({"x": round(cx + dx, 2), "y": round(cy + dy, 2)})
+            means.append(1.0)
+            stds.append(std)
+    probes = [{"x": 0.27, "y": 0.52}, {"x": 0.77, "y": 0.52}]
+    aware = make_optimizer("rbf", space, seed=0, variability=True)
+    aware.tell(points, means, stds)
+    reliable, noisy = aware.score(probes)
+    assert reliable < noisy - 0.5
+    plain = make_optimizer("rbf", space, seed=0)
+    plain.tell(points, means, stds)
+    assert plain.score(probes) == pytest.approx([1.0, 1.0], abs=1e-3)  # the mean alone ties
+
+
+# ----- search quality on noisy Hartmann-6 ---------------------------------------------------------
+
+HARTMANN_SPACE = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(6)})
+
+
+def best_true_regret(name: str, seed: int, budget: int = 40, trials: int = 3, **options) -> float:
+    """Run one asynchronous-style search; the true regret of the point that is best by mean."""
+    opt = make_optimizer(name, HARTMANN_SPACE, seed=seed, **options)
+    rng = np.random.default_rng(10_000 + seed)
+    done = 0
+    while done < budget:
+        batch = opt.ask(int(min(rng.integers(2, 5), budget - done)))
+        runs = [[noisy_hartmann(p, epochs=1, seed=int(rng.integers(2**31)))["metric"]
+                 for _ in range(trials)] for p in batch]
+        opt.tell(batch, [np.mean(r) for r in runs], [np.std(r) for r in runs])
+        done += len(batch)
+    point, _, _ = opt.best()
+    return float(hartmann6(np.array([point[f"x{i}"] for i in range(6)]))[0] - HARTMANN6_MIN)
+
+
+@pytest.mark.slow
+def test_rbf_and_gp_beat_random_on_noisy_hartmann6():
+    seeds = range(10)
+    start = time.perf_counter()
+    regret = {name: np.median([best_true_regret(name, s, **FAST.get(name, {})) for s in seeds])
+              for name in ("random", "rbf", "gp")}
+    assert regret["rbf"] < 0.75 * regret["random"], regret
+    assert regret["gp"] < 0.75 * regret["random"], regret
+    assert time.perf_counter() - start < 120
