@@ -23,7 +23,7 @@ import numpy as np
 from distributed import Client, Event, as_completed, get_worker
 
 from orchestrator.experiment import Experiment
-from orchestrator.optimizers import SpaceExhausted, make_optimizer
+from orchestrator.optimizers import OPTIMIZERS, Optimizer, SpaceExhausted, make_optimizer
 from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, read_store
 
 __all__ = ["Result", "execute_trial", "run", "trial_seed"]
@@ -82,8 +82,10 @@ def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
     name = worker.address if worker else "local"
     started = time.time()
     stop_event = Event(stop) if (stop and worker) else None
+    curve: dict[int, float] = {}
 
     def report(epoch: int, metrics: dict) -> None:
+        curve[int(epoch)] = float(metrics["metric"])
         if worker is not None:
             worker.log_event(topic, {"arch": arch, "trial": index, "epoch": int(epoch),
                                      "metric": float(metrics["metric"]), "worker": name,
@@ -102,17 +104,17 @@ def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
             out.update(status="failed", error=f"trial returned metric={metric!r} (not a finite number)")
         else:
             out["status"] = "done"
-    return {**out, "started": started, "finished": time.time(), "worker": name}
+    return {**out, "started": started, "finished": time.time(), "worker": name, "curve": curve}
 
 
 class Search:
     """One run of the loop over one store; see ``run``."""
 
     def __init__(self, experiment: Experiment, client: Client, store: ResultsStore,
+                 optimizer: Optimizer,
                  progress: Callable[[int, int, float | None], None] | None = None):
         self.exp, self.client, self.store, self.progress = experiment, client, store, progress
-        opt = dict(experiment.optimizer)
-        self.opt = make_optimizer(opt.pop("name"), experiment.space, seed=experiment.seed, **opt)
+        self.opt = optimizer
         self.tag = uuid.uuid4().hex[:8]
         self.topic = f"ganhpo-{self.tag}"
         self.stop_name = f"ganhpo-stop-{self.tag}"
@@ -197,6 +199,9 @@ class Search:
         self.store.set("worker", (a, t), self.store.worker_id(result.get("worker")))
         self.store.set("metric", (a, t), float(result["metric"]) if ok else np.nan)
         self.store.set("best_epoch", (a, t), int(result.get("best_epoch", -1)))
+        for epoch, value in result.get("curve", {}).items():  # authoritative; the stream may lag
+            if 0 <= epoch < self.store.epochs:
+                self.store.set("epoch_metric", (a, t, epoch), value)
         if result.get("n_params") is not None:
             self.store.set("n_params", a, int(result["n_params"]))
         if not ok:
@@ -270,10 +275,20 @@ class Search:
             pass
 
 
+def build_optimizer(exp: Experiment) -> Optimizer:
+    """The experiment's optimiser; the search budget is passed to those that use it (DYCORS)."""
+    options = dict(exp.optimizer)
+    name = options.pop("name")
+    if "budget" in OPTIMIZERS.get(name, Optimizer).defaults:
+        options.setdefault("budget", exp.budget)
+    return make_optimizer(name, exp.space, seed=exp.seed, **options)
+
+
 def _open_store(exp: Experiment, path: str) -> ResultsStore:
     if Path(path).exists():
         store = ResultsStore.open(path)
         exp.check_resumable(store.experiment, path)
+        store.set_experiment(exp.to_dict())
         return store
     return ResultsStore.create(path, exp.to_dict(), exp.space.names, exp.trials, exp.epochs)
 
@@ -299,6 +314,7 @@ def run(experiment: Experiment, client: Client | None = None, *, store: str | No
     """Run (or resume) a search; without a client, on an embedded local Dask cluster."""
     started = time.time()
     path = store or experiment.store or f"runs/{experiment.name}.zarr"
+    optimizer = build_optimizer(experiment)  # bad optimiser settings fail before any store exists
     results = _open_store(experiment, path)
     own = client is None
     if own:
@@ -306,7 +322,7 @@ def run(experiment: Experiment, client: Client | None = None, *, store: str | No
 
         client = Client(make_cluster("local", workers=workers))
     try:
-        search = Search(experiment, client, results, progress)
+        search = Search(experiment, client, results, optimizer, progress)
         search.loop()
     finally:
         if own:

@@ -101,7 +101,7 @@ class Lattice(Parameter):
 
     def _value(self, k: int) -> int | float:
         v = k * self.scale
-        return int(round(v)) if float(self.scale).is_integer() else float(v)
+        return int(round(v)) if float(self.scale).is_integer() else float(f"{v:.12g}")
 
     def encode(self, value: Any) -> float:
         if self.upper == self.lower:

@@ -10,7 +10,9 @@ The writer keeps an in-memory mirror and flushes dirty row ranges in batches; th
 from __future__ import annotations
 
 import json
+import os
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,7 +153,10 @@ class ResultsStore:
         if path.exists() and any(path.iterdir()):
             raise StoreError(f"{path} already exists and is not empty; pass another --store or "
                              "open it to resume")
-        group = zarr.open_group(str(path), mode="w-", zarr_format=3)
+        # Built beside the target and renamed into place, so no reader ever sees half a store.
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+        group = zarr.open_group(str(staging), mode="w-", zarr_format=3)
         for name, (tail, dtype, fill) in _layout(len(param_names), trials, epochs).items():
             group.create_array(name, shape=(0, *tail), chunks=(ROW_CHUNK, *tail), dtype=dtype,
                                fill_value=fill)
@@ -159,7 +164,10 @@ class ResultsStore:
                             "param_names": list(param_names), "workers": [], "errors": {},
                             "created": time.time(), "n_committed": 0,
                             "ganhpo_format": FORMAT_VERSION})
-        return cls(group, {k: np.asarray(group[k][:0]) for k in ARRAY_NAMES}, 0, str(path))
+        if path.exists():
+            path.rmdir()  # an empty directory, checked above
+        os.replace(staging, path)
+        return cls.open(path)
 
     @classmethod
     def open(cls, path: str | Path) -> ResultsStore:
@@ -222,6 +230,11 @@ class ResultsStore:
             self.workers.append(address)
             self._attrs_dirty = True
         return self.workers.index(address)
+
+    def set_experiment(self, experiment: Mapping) -> None:
+        """Record the experiment now driving the store (a resume may change budget or optimiser)."""
+        self.experiment = json.loads(json.dumps(dict(experiment)))
+        self.group.attrs["experiment"] = self.experiment
 
     def set_error(self, a: int, t: int, text: str) -> None:
         self.errors[f"{a}/{t}"] = text[-2000:]
