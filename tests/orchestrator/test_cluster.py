@@ -228,21 +228,10 @@ def worker_view(client: Client) -> list[tuple[str, dict, int]]:
     return sorted((env[a], w["resources"], w["nthreads"]) for a, w in info.items())
 
 
-def test_local_gpus_one_pinned_worker_each(monkeypatch):
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
-    cluster = make_cluster("local", dashboard_address=":0")
-    with cluster, Client(cluster) as client:
-        assert isinstance(cluster, SpecCluster)
-        client.wait_for_workers(2, timeout=30)
-        assert worker_view(client) == [("0", {"GPU": 1}, 1), ("1", {"GPU": 1}, 1)]
-        growth = client.run(lambda: os.environ["TF_FORCE_GPU_ALLOW_GROWTH"])
-        assert set(growth.values()) == {"true"}
-
-
 def test_local_cpu_workers_share_the_cores(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     with make_cluster("local", workers=2, dashboard_address=":0") as cluster, Client(cluster) as client:
-        client.wait_for_workers(2, timeout=30)
+        client.wait_for_workers(2, timeout=60)
         view = worker_view(client)
         threads = client.run(lambda: os.environ["TF_NUM_INTRAOP_THREADS"])
     assert view == [("", {}, 1), ("", {}, 1)]
@@ -256,7 +245,7 @@ def test_batch_jobs_pin_each_worker_to_its_gpu(monkeypatch):
     workers = {"job7-0": nanny, "job7-1": nanny}
     scheduler = {"cls": Scheduler, "options": {"dashboard_address": ":0"}}
     with SpecCluster(workers=workers, scheduler=scheduler) as cluster, Client(cluster) as client:
-        client.wait_for_workers(2, timeout=30)
+        client.wait_for_workers(2, timeout=60)
         seen = client.run(lambda: os.environ["CUDA_VISIBLE_DEVICES"])
         names = client.run(lambda dask_worker: dask_worker.name)
     assert {names[a]: seen[a] for a in seen} == {"job7-0": "3", "job7-1": "5"}
@@ -284,3 +273,24 @@ def test_site_examples_render(name, tmp_path, monkeypatch):
         cluster.close()
     for line in SITE_LINES[name]:
         assert line in text, line
+
+
+def test_local_gpus_one_pinned_worker_each_and_a_search_runs_on_them(monkeypatch, tmp_path):
+    from orchestrator.driver import run
+    from orchestrator.experiment import Experiment
+    from orchestrator.store import DONE, read_store
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    space = {f"x{i}": {"lower": 0, "upper": 50, "scale": 0.02} for i in range(6)}
+    exp = Experiment.from_dict({"space": space, "trial": "orchestrator.objectives:noisy_hartmann",
+                                "trials": 2, "budget": 3, "epochs": 2, "optimizer": "lhs"})
+    cluster = make_cluster("local", dashboard_address=":0")
+    with cluster, Client(cluster) as client:
+        assert isinstance(cluster, SpecCluster)
+        client.wait_for_workers(2, timeout=60)
+        assert worker_view(client) == [("0", {"GPU": 1}, 1), ("1", {"GPU": 1}, 1)]
+        growth = client.run(lambda: os.environ["TF_FORCE_GPU_ALLOW_GROWTH"])
+        assert set(growth.values()) == {"true"}
+        result = run(exp, client, store=str(tmp_path / "s.zarr"))
+    snap = read_store(tmp_path / "s.zarr")
+    assert snap.n == 3 and (snap.status == DONE).all() and result.best_params is not None
