@@ -43,11 +43,12 @@ def push(source: ColumnDataSource, new: dict[str, np.ndarray]) -> str:
     """Send ``new`` as the source's data, streaming only the tail when the old data is a prefix.
 
     Returns what was sent: "same" (nothing), "stream" (new rows only) or "replace" (everything).
+    An empty source is always replaced, so that string columns never start out as numbers.
     """
     old = source.data
     n_new = len(next(iter(new.values()))) if new else 0
     n_old = len(next(iter(old.values()))) if old else 0
-    if set(old) == set(new) and n_old <= n_new and all(
+    if n_old and set(old) == set(new) and n_old <= n_new and all(
             _same(old[k], new[k][:n_old]) for k in new):
         if n_new == n_old:
             return "same"

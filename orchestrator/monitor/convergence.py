@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColumnDataSource, HoverTool, Legend, Span
+from bokeh.models import CDSView, ColumnDataSource, GroupFilter, HoverTool, Legend, Span
 from bokeh.plotting import figure
-from bokeh.transform import factor_cmap
 
 from orchestrator.monitor.base import Component, push
 from orchestrator.monitor.data import MonitorData, StoreReader
@@ -34,22 +33,25 @@ class Convergence(Component):
 
     def __init__(self, reader: StoreReader):
         super().__init__(reader)
-        self.source = ColumnDataSource({k: np.zeros(0) for k in COLUMNS})
+        self.source = ColumnDataSource(convergence_data(MonitorData("")))
         fig = figure(title="Convergence: best mean metric so far", height=340,
                      sizing_mode="stretch_width", x_axis_label="evaluation (architectures finished)",
                      y_axis_label="mean metric over trials", tools="pan,wheel_zoom,box_zoom,reset,save")
         line = fig.step("index", "best", source=self.source, mode="after", line_width=2,
                         color="black")
-        dots = fig.scatter("index", "mean", source=self.source, size=6, alpha=0.7,
-                           color=factor_cmap("stage", STAGE_COLOURS, STAGES))
-        fig.add_tools(HoverTool(renderers=[dots], tooltips=[
+        dots = [fig.scatter("index", "mean", source=self.source, size=7, alpha=0.75, color=colour,
+                            marker=marker, view=CDSView(filter=GroupFilter(column_name="stage",
+                                                                           group=stage)))
+                for stage, colour, marker in zip(STAGES, STAGE_COLOURS, ("circle", "diamond"))]
+        fig.add_tools(HoverTool(renderers=dots, tooltips=[
             ("architecture", "@arch{0}"), ("mean", "@mean{0.0000}"), ("best so far", "@best{0.0000}"),
             ("stage", "@stage")]))
         self.design_end = Span(location=0, dimension="height", line_dash="dashed",
                                line_color="grey", visible=False)
         fig.add_layout(self.design_end)
-        fig.add_layout(Legend(items=[("best so far", [line]), ("architecture mean", [dots])],
-                              location="top_right"))
+        items = [("best so far", [line])] + [(f"{s} search: architecture mean", [d])
+                                             for s, d in zip(STAGES, dots)]
+        fig.add_layout(Legend(items=items, orientation="horizontal"), "below")
         self.root = fig
         self.last_push = ""
 

@@ -63,8 +63,7 @@ class EpochCurves(Component):
             return
         self.source.data = {k: list(v) for k, v in new.items()}
         self.n_running = len(new["arch"])
-        epochs = f" of {data.epochs}" if data.epochs else ""
-        self.root.title.text = (f"Running trials: metric per epoch ({self.n_running} running{epochs})"
+        self.root.title.text = (f"Running trials: metric per epoch ({self.n_running} running)"
                                 if self.n_running else "Running trials: none running now")
 
     def _changed(self, new: dict) -> bool:

@@ -156,8 +156,9 @@ def _being_created(path: Path) -> bool:
         attrs = json.loads(meta.read_text()).get("attributes", {})
     except (OSError, ValueError):
         return False
-    children = {p.name for p in path.iterdir()} - {"zarr.json"}
-    return not attrs and children <= set(ARRAY_NAMES)
+    # zarr writes each file as a ``*.partial`` temporary first, then renames it into place
+    children = {p.name for p in path.iterdir() if not p.name.endswith(".partial")}
+    return not attrs and children - {"zarr.json"} <= set(ARRAY_NAMES)
 
 
 class StoreReader:

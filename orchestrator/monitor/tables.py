@@ -16,6 +16,7 @@ __all__ = ["FailureTable", "TopArchitectures", "failure_rows", "top_rows"]
 TOP = 20
 RECENT_FAILURES = 20
 NUM = NumberFormatter(format="0.00000")
+VALUE = NumberFormatter(format="0.[0000]")
 
 
 def top_rows(data: MonitorData, hps: list[HyperParam], k: int = TOP) -> dict[str, np.ndarray]:
@@ -60,14 +61,16 @@ class TopArchitectures(Component):
                               sizing_mode="stretch_width", index_position=None)
 
     def _columns(self) -> list[TableColumn]:
-        cols = [TableColumn(field="rank", title="#", width=30),
-                TableColumn(field="arch", title="architecture", width=70),
-                TableColumn(field="mean", title="mean", formatter=NUM),
-                TableColumn(field="std", title="std", formatter=NUM),
-                TableColumn(field="n_ok", title="ok", width=30),
+        cols = [TableColumn(field="rank", title="#", width=25),
+                TableColumn(field="arch", title="arch", width=40),
+                TableColumn(field="mean", title="mean", formatter=NUM, width=70),
+                TableColumn(field="std", title="std", formatter=NUM, width=70),
+                TableColumn(field="n_ok", title="ok", width=25),
                 TableColumn(field="n_failed", title="failed", width=40),
-                TableColumn(field="stage", title="stage", width=50)]
-        return cols + [TableColumn(field=hp.column, title=hp.name) for hp in self.hps]
+                TableColumn(field="stage", title="stage", width=45)]
+        return cols + [TableColumn(field=hp.column, title=hp.name, width=60,
+                                   **({} if hp.labels else {"formatter": VALUE}))
+                       for hp in self.hps]
 
     def render(self, data: MonitorData) -> None:
         if data.param_names and not self.hps:

@@ -80,8 +80,9 @@ class WorkerTimeline(Component):
 
     def __init__(self, reader: StoreReader):
         super().__init__(reader)
-        self.source = ColumnDataSource({k: np.zeros(0) for k in COLUMNS})  # finished trials
-        self.running = ColumnDataSource({k: np.zeros(0) for k in COLUMNS})
+        empty = _with_ms(timeline_data(MonitorData(""), ()))
+        self.source = ColumnDataSource(dict(empty))  # finished trials
+        self.running = ColumnDataSource(dict(empty))
         self.y_range = FactorRange(factors=[])
         fig = figure(title="Workers", height=320, sizing_mode="stretch_width", y_range=self.y_range,
                      x_axis_type="datetime", tools="xpan,xwheel_zoom,reset,save")

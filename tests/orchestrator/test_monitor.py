@@ -236,6 +236,8 @@ def test_store_being_created_reads_empty(tmp_path):
     group = zarr.open_group(str(path), mode="w-", zarr_format=3)
     group.create_array("params", shape=(0, 3), chunks=(128, 3), dtype="f8")
     assert check_store(path) is False
+    (path / "zarr.0123abcd.partial").write_text("{")  # zarr's temporary, mid-rename
+    assert check_store(path) is False
     page = Page(StoreReader(path))
     page.refresh()
     assert page.problem.text == "" and "waiting" in page.header.root.text
