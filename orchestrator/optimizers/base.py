@@ -171,13 +171,14 @@ class Optimizer(ABC):
         """Up to n unit-cube rows, snapped, distinct, none evaluated or pending."""
 
     def _on_told(self, row: np.ndarray, mean: float, previous_best: float) -> None:
-        """Hook after each told point (e.g. trust-region bookkeeping)."""
+        """Hook after each told point (e.g. trust-region bookkeeping); nothing by default."""
+        return None
 
     # ----- bookkeeping -----------------------------------------------------------------------
 
     def _tell(self, points: list[Mapping[str, Any]], means: np.ndarray, stds: np.ndarray) -> None:
         """Trusting tell: store each point (the latest tell of a point wins)."""
-        for p, m, s in zip(points, means, stds):
+        for p, m, s in zip(points, means, stds, strict=True):
             row = self._codec.snap(self.space.encode(p))[0]
             key = self._codec.keys(row)[0]
             previous_best = min(self._y) if self._y else math.inf
