@@ -10,11 +10,12 @@ from pathlib import Path
 
 import yaml
 
+from orchestrator.cluster import ClusterError
 from orchestrator.experiment import ExperimentError, load_experiment
 from orchestrator.space import SpaceError
 from orchestrator.store import StoreError
 
-USER_ERRORS = (ExperimentError, SpaceError, StoreError, FileExistsError)
+USER_ERRORS = (ClusterError, ExperimentError, SpaceError, StoreError, FileExistsError)
 
 
 def _progress_bar(budget: int, quiet: bool):
@@ -39,16 +40,16 @@ def _start_monitor(store: str, port: int) -> subprocess.Popen:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from distributed import Client
-
-    from orchestrator.cluster import connect
+    from orchestrator.cluster import connect, disconnect, wants_gpu_resources
     from orchestrator.driver import run
 
     exp = load_experiment(args.experiment)
     if args.budget:
         exp.budget = args.budget
     store = args.store or exp.store or f"runs/{exp.name}.zarr"
-    client = Client(args.scheduler) if args.scheduler else connect(args, exp.cluster)
+    if exp.resources is None and wants_gpu_resources(args, exp.cluster):
+        exp.resources = {"GPU": 1}  # adaptive clusters start with no worker to ask
+    client = connect(args, exp.cluster)
     print(f"ganhpo: {exp.name}: {exp.budget} architectures x {exp.trials} trials, "
           f"optimizer {exp.optimizer['name']}, store {store}")
     print(f"ganhpo: watch it with: ganhpo monitor {store} --port {args.monitor_port}")
@@ -65,7 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if monitor:
             monitor.terminate()
         if client is not None:
-            client.close()
+            disconnect(client)
     print(result.summary())
     return 0
 

@@ -115,6 +115,9 @@ class Lattice(Parameter):
     def level(self, value: Any) -> int:
         return self._k(value) - self.lower
 
+    def from_row(self, x: float) -> int | float:
+        return self._value(self._k(x))
+
     def contains(self, value: Any) -> bool:
         try:
             return self.lower <= self._k(value) <= self.upper
