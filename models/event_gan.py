@@ -86,7 +86,8 @@ class EventTrainer:
         self.x, self.cond = train
         self.val_x, self.val_cond = validation
         self.batch_size = max(1, min(int(batch_size), len(self.x)))
-        self.steps_per_epoch = steps_per_epoch
+        full = -(-len(self.x) // self.batch_size)  # more steps than batches makes Keras warn
+        self.steps_per_epoch = None if steps_per_epoch is None else min(int(steps_per_epoch), full)
         self.n_params = int(gan.generator.count_params() + gan.discriminator.count_params())
 
     def train_epoch(self) -> dict[str, float]:
