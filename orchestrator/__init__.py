@@ -3,6 +3,12 @@
 Never imports Keras; trials are plain functions called by import path on Dask workers.
 """
 
+from orchestrator.driver import Result, run
+from orchestrator.experiment import Experiment, ExperimentError, load_experiment
+from orchestrator.optimizers import SpaceExhausted, make_optimizer
 from orchestrator.space import Categorical, Integer, Lattice, Real, SearchSpace, SpaceError
+from orchestrator.store import read_store
 
-__all__ = ["Categorical", "Integer", "Lattice", "Real", "SearchSpace", "SpaceError"]
+__all__ = ["Categorical", "Experiment", "ExperimentError", "Integer", "Lattice", "Real", "Result",
+           "SearchSpace", "SpaceError", "SpaceExhausted", "load_experiment", "make_optimizer",
+           "read_store", "run"]
