@@ -363,7 +363,7 @@ class SearchSpace:
         return np.array([p.encode(point[n]) for n, p in self.params.items()], dtype=float)
 
     def decode(self, u: np.ndarray) -> dict:
-        return {n: p.decode(x) for (n, p), x in zip(self.params.items(), np.asarray(u, float))}
+        return {n: p.decode(x) for (n, p), x in zip(self.params.items(), np.asarray(u, float), strict=True)}
 
     def snap(self, u: np.ndarray) -> np.ndarray:
         """Move unit-cube rows onto the nearest representable points."""
@@ -378,7 +378,7 @@ class SearchSpace:
         return np.array([p.to_row(point[n]) for n, p in self.params.items()], dtype=float)
 
     def from_row(self, row: np.ndarray) -> dict:
-        return {n: p.from_row(x) for (n, p), x in zip(self.params.items(), row)}
+        return {n: p.from_row(x) for (n, p), x in zip(self.params.items(), row, strict=True)}
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """n uniform unit-cube points, snapped onto the space."""

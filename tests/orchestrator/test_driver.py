@@ -15,7 +15,7 @@ from distributed import Client, LocalCluster
 
 from orchestrator.driver import execute_trial, run, trial_seed
 from orchestrator.experiment import Experiment
-from orchestrator.store import DONE, FAILED, read_store
+from orchestrator.store import DONE, FAILED, RUNNING, read_store
 
 SPACE = {f"x{i}": {"lower": 0, "upper": 50, "scale": 0.02} for i in range(6)}
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,6 +82,23 @@ def test_failing_trials_are_recorded_and_the_search_goes_on(client, tmp_path):
         assert "not a finite number" in snap.errors[f"{a}/0"]
     assert snap.n == 10 and len(result.tell_order) == 10  # failures were told (as a penalty)
     assert result.n_failed_trials == int(should_fail.sum()) * exp.trials
+
+
+def test_epoch_metrics_stream_into_the_store_while_trials_run(client, tmp_path):
+    exp = experiment(epochs=8, trials=1, budget=2, max_pending=2, data={"epoch_seconds": 0.25},
+                     optimizer={"name": "lhs"})
+    runner = threading.Thread(target=run, args=(exp, client), kwargs={"store": str(tmp_path / "s.zarr")})
+    runner.start()
+    seen_live = False
+    while runner.is_alive() and not seen_live:
+        time.sleep(0.1)
+        if (tmp_path / "s.zarr").exists():
+            snap = read_store(tmp_path / "s.zarr")
+            running = snap.status == RUNNING
+            partial = np.isfinite(snap.epoch_metric).sum(axis=2)
+            seen_live = bool(((partial > 0) & (partial < 8) & running).any())
+    runner.join()
+    assert seen_live, "no partial curve of a running trial was ever visible"
 
 
 def test_execute_trial_never_raises():

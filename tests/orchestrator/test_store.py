@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 import zarr
 
-from orchestrator.store import (DONE, FAILED, PENDING, RUNNING, ResultsStore, StoreError,
-                                read_store)
+from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, StoreError, read_store
 
 EXP = {"name": "t", "budget": 5, "space": {"a": {"type": "int", "low": 0, "high": 9}}}
 
