@@ -12,7 +12,7 @@ from orchestrator.monitor.data import MonitorData, StoreReader
 
 __all__ = ["EpochCurves", "curve_data"]
 
-COLUMNS = ("xs", "ys", "arch", "trial", "worker", "epochs", "last", "colour")
+COLUMNS = ("xs", "ys", "arch", "trial", "worker", "epochs", "last", "last_epoch", "colour")
 
 
 def curve_data(data: MonitorData) -> dict[str, np.ndarray]:
@@ -32,7 +32,9 @@ def curve_data(data: MonitorData) -> dict[str, np.ndarray]:
     return {"xs": _objects(xs), "ys": _objects(ys),
             "arch": np.array([a for a, _ in keys], float), "trial": np.array([t for _, t in keys], float),
             "worker": np.array(names, object), "epochs": np.array([len(x) for x in xs], float),
-            "last": np.array(last, float), "colour": np.array(colours, object)}
+            "last": np.array(last, float),
+            "last_epoch": np.array([x[-1] if len(x) else np.nan for x in xs], float),
+            "colour": np.array(colours, object)}
 
 
 def _objects(items: list) -> np.ndarray:
@@ -51,7 +53,8 @@ class EpochCurves(Component):
                      sizing_mode="stretch_width", x_axis_label="epoch", y_axis_label="metric",
                      tools="pan,wheel_zoom,box_zoom,reset,save")
         lines = fig.multi_line("xs", "ys", source=self.source, line_width=2, color="colour")
-        fig.add_tools(HoverTool(renderers=[lines], tooltips=[
+        latest = fig.scatter("last_epoch", "last", source=self.source, size=8, color="colour")
+        fig.add_tools(HoverTool(renderers=[lines, latest], tooltips=[
             ("architecture / trial", "@arch{0} / @trial{0}"), ("worker", "@worker"),
             ("epochs", "@epochs{0}"), ("latest", "@last{0.0000}")]))
         self.root = fig
@@ -63,6 +66,8 @@ class EpochCurves(Component):
             return
         self.source.data = {k: list(v) for k, v in new.items()}
         self.n_running = len(new["arch"])
+        if data.epochs:
+            self.root.x_range.start, self.root.x_range.end = -0.5, data.epochs - 0.5
         self.root.title.text = (f"Running trials: metric per epoch ({self.n_running} running)"
                                 if self.n_running else "Running trials: none running now")
 

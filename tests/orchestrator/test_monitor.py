@@ -142,6 +142,8 @@ def test_epoch_curves_only_running_trials(reader):
     _eq(d["xs"][0], [0, 1])
     np.testing.assert_allclose(d["ys"][0], [0.9, 0.8], rtol=1e-6)
     _eq(d["worker"], [W0])
+    _eq(d["last_epoch"], [1])
+    assert (curves.root.x_range.start, curves.root.x_range.end) == (-0.5, 2.5)
 
 
 def test_worker_timeline_intervals_failures_and_utilisation(reader):

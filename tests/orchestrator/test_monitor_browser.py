@@ -98,6 +98,14 @@ def _plots_with_data(page) -> list[dict] | None:
     return plots if plots and all(p["rows"] > 0 and p["shown"] for p in plots) else None
 
 
+def _screenshot_with_data(page, path: Path) -> list[dict] | None:
+    """A screenshot taken while every plot has data (running trials come and go between them)."""
+    if not _plots_with_data(page):
+        return None
+    page.screenshot(path=str(path), full_page=True)
+    return _plots_with_data(page)
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_live_page_in_chromium(tmp_path):
@@ -120,11 +128,10 @@ def test_live_page_in_chromium(tmp_path):
             first = _wait_for(lambda: page.evaluate(DONE_JS) > 0, 40, "a finished architecture")
             first = page.evaluate(DONE_JS)
             _wait_for(lambda: page.evaluate(DONE_JS) > first, 20, "the done count to increase")
-            plots = _wait_for(lambda: _plots_with_data(page), 30, "every plot to have data")
-            page.wait_for_timeout(300)
             ARTIFACTS.mkdir(exist_ok=True)
             shot = ARTIFACTS / "monitor.png"
-            page.screenshot(path=str(shot), full_page=True)
+            plots = _wait_for(lambda: _screenshot_with_data(page, shot), 30,
+                              "every plot to have data in a screenshot")
             print(f"screenshot: {shot}")
             text = page.get_by_text(re.compile(r"architectures \d+ done")).first.inner_text()
             browser.close()
