@@ -99,7 +99,7 @@ def main() -> None:
         store = ResultsStore.open(path)
         rng = np.random.default_rng(1)
         grown = []
-        for i in range(args.repeat):
+        for _ in range(args.repeat):
             add_row(store, rng, store.n, time.time(), args.trials, args.epochs, DONE)
             store.flush()
             grown.append(timed(page.refresh))

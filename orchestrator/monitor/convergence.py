@@ -42,7 +42,7 @@ class Convergence(Component):
         dots = [fig.scatter("index", "mean", source=self.source, size=7, alpha=0.75, color=colour,
                             marker=marker, view=CDSView(filter=GroupFilter(column_name="stage",
                                                                            group=stage)))
-                for stage, colour, marker in zip(STAGES, STAGE_COLOURS, ("circle", "diamond"))]
+                for stage, colour, marker in zip(STAGES, STAGE_COLOURS, ("circle", "diamond"), strict=True)]
         fig.add_tools(HoverTool(renderers=dots, tooltips=[
             ("architecture", "@arch{0}"), ("mean", "@mean{0.0000}"), ("best so far", "@best{0.0000}"),
             ("stage", "@stage")]))
@@ -50,7 +50,7 @@ class Convergence(Component):
                                line_color="grey", visible=False)
         fig.add_layout(self.design_end)
         items = [("best so far", [line])] + [(f"{s} search: architecture mean", [d])
-                                             for s, d in zip(STAGES, dots)]
+                                             for s, d in zip(STAGES, dots, strict=True)]
         fig.add_layout(Legend(items=items, orientation="horizontal"), "below")
         self.root = fig
         self.last_push = ""

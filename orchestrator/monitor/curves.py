@@ -7,7 +7,7 @@ from bokeh.models import ColumnDataSource, HoverTool
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
-from orchestrator.monitor.base import Component, push
+from orchestrator.monitor.base import Component
 from orchestrator.monitor.data import MonitorData, StoreReader
 
 __all__ = ["EpochCurves", "curve_data"]
@@ -75,5 +75,5 @@ class EpochCurves(Component):
         old = self.source.data
         if len(old["arch"]) != len(new["arch"]) or list(old["arch"]) != list(new["arch"]):
             return True
-        return any(not np.array_equal(o, n) for o, n in zip(old["ys"], new["ys"])) or \
+        return any(not np.array_equal(o, n) for o, n in zip(old["ys"], new["ys"], strict=True)) or \
             list(old["trial"]) != list(new["trial"])

@@ -21,7 +21,7 @@ import zarr
 import zarr.api.asynchronous
 from zarr.core.sync import sync
 
-from orchestrator.store import DONE, FAILED, ROW_CHUNK, RUNNING, STAGES, StoreError, read_store
+from orchestrator.store import DONE, FAILED, ROW_CHUNK, RUNNING, STAGES, read_store
 
 __all__ = ["MonitorData", "StoreReader", "check_store"]
 
@@ -215,7 +215,7 @@ class StoreReader:
         status = group["status"][lo:n]  # first, alone: see ROW_ARRAYS
         rest = sync(_read_slices(self.path, ROW_ARRAYS[1:], lo, n))
         out = {}
-        for name, fresh in zip(ROW_ARRAYS, (status, *rest)):
+        for name, fresh in zip(ROW_ARRAYS, (status, *rest), strict=True):
             out[name] = np.concatenate([self._cache[name][:lo], fresh]) if lo else fresh
         finished = np.all(out["status"] >= DONE, axis=1)
         self._stable = int(np.argmin(finished)) if not finished.all() else n

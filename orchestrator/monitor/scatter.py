@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 from bokeh.layouts import column
-from bokeh.models import (ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, LogColorMapper,
-                          Select)
+from bokeh.models import (
+    ColorBar,
+    ColumnDataSource,
+    HoverTool,
+    LinearColorMapper,
+    LogColorMapper,
+    Select,
+)
 from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 

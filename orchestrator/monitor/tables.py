@@ -46,7 +46,7 @@ def failure_rows(data: MonitorData, k: int = RECENT_FAILURES) -> dict[str, np.nd
     return {"arch": a.astype(float), "trial": t.astype(float),
             "worker": np.array([short_worker(data.workers[w]) if 0 <= w < len(data.workers)
                                 else "?" for w in widx], object),
-            "error": np.array([first_line(data.error(int(i), int(j))) for i, j in zip(a, t)],
+            "error": np.array([first_line(data.error(int(i), int(j))) for i, j in zip(a, t, strict=True)],
                               object)}
 
 

@@ -150,7 +150,7 @@ def test_worker_timeline_intervals_failures_and_utilisation(reader):
     tl = WorkerTimeline(reader)
     tl.update()
     d = _data(tl.source)
-    _eq(list(zip(d["arch"], d["trial"])), [(0, 0), (0, 1), (1, 1), (1, 0), (2, 1), (2, 0)])
+    _eq(list(zip(d["arch"], d["trial"], strict=True)), [(0, 0), (0, 1), (1, 1), (1, 0), (2, 1), (2, 0)])
     _eq(d["left"], [10, 10, 21, 20, 25, 30])
     _eq(d["right"], [20, 21, 25, 30, 33, 35])
     _eq(d["status"], ["done", "done", "failed", "done", "failed", "failed"])
@@ -177,7 +177,7 @@ def test_top_architectures_and_failures(reader):
     fail = FailureTable(reader)
     fail.update()
     f = _data(fail.source)
-    _eq(list(zip(f["arch"], f["trial"])), [(2, 0), (2, 1), (1, 1)])
+    _eq(list(zip(f["arch"], f["trial"], strict=True)), [(2, 0), (2, 1), (1, 1)])
     _eq(f["error"], ["ValueError: boom 2/0", "ValueError: boom 2/1", "ValueError: boom 1/1"])
 
 

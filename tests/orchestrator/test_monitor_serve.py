@@ -11,7 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orchestrator.monitor import add_to_dask_dashboard, remove_from_dask_dashboard, websocket_origins
+from orchestrator.monitor import (
+    add_to_dask_dashboard,
+    remove_from_dask_dashboard,
+    websocket_origins,
+)
 from orchestrator.monitor.__main__ import main
 from orchestrator.store import ResultsStore
 
