@@ -295,7 +295,15 @@ def _parse(name: str, spec: Any) -> Parameter:
                      "{lower: 1, upper: 100, scale: 1} or a list of choices")
 
 
+_REQUIRED = {"lattice": ("lower", "upper"), "int": ("low", "high"), "real": ("low", "high"),
+             "categorical": ("choices",)}
+
+
 def _construct(name: str, cls: type, fields: dict) -> Parameter:
+    missing = [f for f in _REQUIRED[cls.kind] if f not in fields]
+    if missing:
+        raise SpaceError(f"parameter '{name}': missing field '{missing[0]}' for type {cls.kind!r}; "
+                         f"give {', '.join(_REQUIRED[cls.kind])}")
     try:
         if cls is Integer:
             return Integer(fields.pop("low"), fields.pop("high"), **fields)

@@ -122,7 +122,7 @@ def test_focus_is_a_clipped_sub_lattice_around_the_centre():
     (["a", "a"], "parameter 'p': `choices are distinct` must hold, but got choices=['a', 'a']"),
     ({"type": "banana", "low": 1}, "parameter 'p': unknown type 'banana'; use one of"),
     ({"type": "int", "low": 1}, "parameter 'p': missing field 'high' for type 'int'"),
-    ({"type": "lattice", "lower": 1}, "parameter 'p': Lattice.__init__() missing 1 required"),
+    ({"type": "lattice", "lower": 1}, "parameter 'p': missing field 'upper' for type 'lattice'; give lower, upper"),
 ])
 def test_bad_parameters_name_the_rule_and_the_value(spec, message):
     with pytest.raises(SpaceError) as err:
