@@ -34,14 +34,26 @@ def _progress_bar(budget: int, quiet: bool):
     return bar, update
 
 
-def _start_monitor(store: str, port: int) -> subprocess.Popen:
+def _start_monitor(store: str, port: int) -> subprocess.Popen | None:
+    """Serve the monitor from a child process; say so at once if it cannot start."""
     cmd = [sys.executable, "-m", "orchestrator.cli", "monitor", store, "--port", str(port)]
-    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = proc.communicate(timeout=2.0)
+    except subprocess.TimeoutExpired:
+        print(f"ganhpo: monitor at http://127.0.0.1:{port}/")
+        return proc
+    print(f"ganhpo: the monitor did not start: {err.strip().splitlines()[-1] if err else proc.returncode}",
+          file=sys.stderr)
+    return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from orchestrator.cluster import connect, disconnect, wants_gpu_resources
-    from orchestrator.driver import run
+    from distributed import Client
+
+    from orchestrator.cluster import connect, disconnect, make_cluster, wants_gpu_resources
+    from orchestrator.driver import run, validate
+    from orchestrator.monitor import add_to_dask_dashboard
 
     exp = load_experiment(args.experiment)
     if args.budget:
@@ -49,15 +61,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     store = args.store or exp.store or f"runs/{exp.name}.zarr"
     if exp.resources is None and wants_gpu_resources(args, exp.cluster):
         exp.resources = {"GPU": 1}  # adaptive clusters start with no worker to ask
-    client = connect(args, exp.cluster)
+    validate(exp, store)
+    route = add_to_dask_dashboard(store)  # served by schedulers started in this process
+    client = connect(args, exp.cluster) or Client(make_cluster("local", workers=args.workers))
     print(f"ganhpo: {exp.name}: {exp.budget} architectures x {exp.trials} trials, "
           f"optimizer {exp.optimizer['name']}, store {store}")
     print(f"ganhpo: watch it with: ganhpo monitor {store} --port {args.monitor_port}")
-    if client is not None:
-        print(f"ganhpo: Dask dashboard: {client.dashboard_link}")
+    print(f"ganhpo: Dask dashboard: {client.dashboard_link}"
+          + ("" if args.scheduler else f" (search page: {client.dashboard_link.rsplit('/', 1)[0]}{route})"))
     monitor = _start_monitor(store, args.monitor_port) if args.monitor else None
-    if monitor:
-        print(f"ganhpo: monitor at http://127.0.0.1:{args.monitor_port}/")
     bar, progress = _progress_bar(exp.budget, args.quiet)
     try:
         result = run(exp, client, store=store, workers=args.workers, progress=progress)
@@ -65,8 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         bar.close()
         if monitor:
             monitor.terminate()
-        if client is not None:
-            disconnect(client)
+        disconnect(client)
     print(result.summary())
     return 0
 

@@ -24,7 +24,7 @@ from distributed import Client, Event, as_completed, get_worker
 
 from orchestrator.experiment import Experiment
 from orchestrator.optimizers import OPTIMIZERS, Optimizer, SpaceExhausted, make_optimizer
-from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, read_store
+from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, check_store, read_store
 
 __all__ = ["Result", "execute_trial", "run", "trial_seed"]
 
@@ -184,7 +184,6 @@ class Search:
             a = self.store.add_architecture(self.exp.space.to_row(point), self.exp.stage)
             for t in range(self.exp.trials):
                 self.submit(a, t)
-        self.store.flush()
 
     def on_result(self, future, result) -> None:
         """Store a finished trial at once; tell the optimiser when its architecture is complete."""
@@ -212,7 +211,6 @@ class Search:
         if not self.open[a]:
             del self.open[a]
             self._tell(a)
-        self.store.flush()
 
     def _tell(self, a: int) -> None:
         status, metric = self.store.array("status")[a], self.store.array("metric")[a]
@@ -246,15 +244,16 @@ class Search:
         try:
             self.resume()
             self.propose()
+            self.store.flush()
             last_flush = time.monotonic()
             while self.open:
                 batch = self.completed.next_batch(block=False)
                 for future, result in batch:
                     self.on_result(future, result)
-                if batch:
+                if batch:  # replacements go out first, then the results are made durable
                     self.propose()
                 self._drain_events(wait=not batch)
-                if time.monotonic() - last_flush > FLUSH_SECONDS:
+                if batch or time.monotonic() - last_flush > FLUSH_SECONDS:
                     self.store.flush()
                     last_flush = time.monotonic()
         except BaseException:
@@ -282,6 +281,13 @@ def build_optimizer(exp: Experiment) -> Optimizer:
     if "budget" in OPTIMIZERS.get(name, Optimizer).defaults:
         options.setdefault("budget", exp.budget)
     return make_optimizer(name, exp.space, seed=exp.seed, **options)
+
+
+def validate(exp: Experiment, path: str) -> None:
+    """Fail on a bad optimiser or an incompatible store before any cluster or data is touched."""
+    build_optimizer(exp)
+    if Path(path).exists():
+        exp.check_resumable(check_store(path)["experiment"], path)
 
 
 def _open_store(exp: Experiment, path: str) -> ResultsStore:

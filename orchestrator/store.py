@@ -31,7 +31,7 @@ ARRAY_NAMES = ("params", "stage", "n_params", "metric", "best_epoch", "started",
                "worker", "epoch_metric", "status")
 
 __all__ = ["DONE", "FAILED", "PENDING", "RUNNING", "ResultsStore", "Snapshot", "StoreError",
-           "read_store"]
+           "check_store", "read_store"]
 
 
 class StoreError(ValueError):
@@ -115,6 +115,11 @@ class _quiet:
 
     def __exit__(self, *exc):
         self._w.__exit__(*exc)
+
+
+def check_store(path: str | Path) -> dict:
+    """The attributes of a results store, after checking it is one this ganhpo can read."""
+    return _open_group(path, "r").attrs.asdict()
 
 
 def read_store(path: str | Path, arrays: tuple[str, ...] | None = None) -> Snapshot:

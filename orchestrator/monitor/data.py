@@ -21,7 +21,8 @@ import zarr
 import zarr.api.asynchronous
 from zarr.core.sync import sync
 
-from orchestrator.store import DONE, FAILED, ROW_CHUNK, RUNNING, STAGES, read_store
+from orchestrator.store import DONE, FAILED, ROW_CHUNK, RUNNING, STAGES
+from orchestrator.store import check_store as validate_store
 
 __all__ = ["MonitorData", "StoreReader", "check_store"]
 
@@ -144,7 +145,7 @@ def check_store(path: str | Path) -> bool:
         return False
     if _being_created(path):
         return False
-    read_store(path, arrays=("stage",))  # raises StoreError with the store's own wording
+    validate_store(path)  # raises StoreError with the store's own wording
     return True
 
 
