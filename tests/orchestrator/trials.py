@@ -19,8 +19,9 @@ def flaky(params, *, model, data, epochs, seed, report=None):
 def pid_then_sleep(params, *, model, data, epochs, seed, report=None):
     """Write this worker's pid to data['pid_dir'] at start, then run a slow objective."""
     path = os.path.join(data["pid_dir"], f"{os.getpid()}-{seed}")
-    with open(path, "w") as fh:
+    with open(path + ".tmp", "w") as fh:
         fh.write(str(os.getpid()))
+    os.replace(path + ".tmp", path)  # readers never see an empty file
     return noisy_hartmann(params, data={"epoch_seconds": data["epoch_seconds"]}, epochs=epochs,
                           seed=seed, report=report)
 
