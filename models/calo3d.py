@@ -114,7 +114,7 @@ def build_generator(grid=GRID, latent: int = 256, gen_dense_filters: int = 8, ge
 def _disc_kernel(grid) -> tuple[int, int, int]:
     """Published (5, 6, 6); shrunk on small grids so three valid convs and the pooling fit."""
     pads = (0, 0, 4)
-    return tuple(min(k, max(1, (d + p - 2) // 3 + 1)) for k, d, p in zip((5, 6, 6), grid, pads))
+    return tuple(min(k, max(1, (d + p - 2) // 3 + 1)) for k, d, p in zip((5, 6, 6), grid, pads, strict=True))
 
 
 def build_discriminator(grid=GRID, disc_filters: int = 16, disc_filters2: int = 8,

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from models.calo_metrics import chi2_ndf_total_energy
+from models.calo_metrics import chi2_ndf_total_energy, hlf_separation
 from models.data.calochallenge import DATASET1, ENERGIES_MEV, kinetic_energy
 from models.gan import WGANGP
 
@@ -101,7 +101,9 @@ class CaloWGANTrainer:
         val, train = order[:n_val], order[n_val:]
         self.x, self.label = x[train], label[train]
         self.val_label, self.val_ekin = label[val], e_kin[val]
-        self.val_total = d["showers"][val].sum(axis=1)
+        self.val_showers = d["showers"][val]
+        self.val_total = self.val_showers.sum(axis=1)
+        self.binning = DATASET1[self.particle]
         self.val_incident = d["incident_energies"][val, 0]
         self.batch_size = int(p["batch_size"])
         self.steps = int(data.get("steps_per_epoch") or max(1, len(self.x) // self.batch_size))
@@ -130,9 +132,12 @@ class CaloWGANTrainer:
         return self.gan.generate(len(label), label, batch_size=4096) * np.ravel(e_kin)[:, None]
 
     def evaluate(self) -> dict[str, float]:
-        """Mean over incident energies of chi^2/ndf (WW) of total energy (the metric)."""
-        fake_total = self.generate(self.val_label, self.val_ekin).sum(axis=1)
-        scores = chi2_ndf_total_energy(self.val_total, fake_total, self.val_incident)
+        """Mean over incident energies of chi^2/ndf (WW) of total energy (the metric), plus the
+        mean separation power of the CaloChallenge high-level features (``hlf_sep``)."""
+        fake = self.generate(self.val_label, self.val_ekin)
+        scores = chi2_ndf_total_energy(self.val_total, fake.sum(axis=1), self.val_incident)
+        if fake.shape[1] == self.binning.n_voxels:
+            scores["hlf_sep"] = hlf_separation(self.val_showers, fake, self.binning)["sep_mean"]
         return {"metric": scores.pop("chi2_ndf"), **scores}
 
 

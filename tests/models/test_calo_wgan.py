@@ -25,6 +25,7 @@ def test_published_sizes_and_one_step(particle, n_vox):
     assert set(losses) == {"d_loss", "g_loss", "gp"} and np.isfinite(list(losses.values())).all()
     scores = trainer.evaluate()
     assert np.isfinite(scores["metric"]) and len([k for k in scores if k.startswith("chi2_ndf_")]) == 15
+    assert 0.0 <= scores["hlf_sep"] <= 1.0
 
 
 def test_energy_label_and_normalisation():
