@@ -19,7 +19,7 @@ import numpy as np
 from keras import layers, ops
 
 from models.calo_metrics import sampling_fraction_mre, shape_mre
-from models.gan import AdversarialModel, _minimize  # TODO(gan.py owner): export _minimize publicly
+from models.gan import AdversarialModel, minimize_step
 
 __all__ = ["DEFAULTS", "build_generator", "build_discriminator", "measured_angle", "total_energy",
            "Calo3DGAN", "Calo3DTrainer", "make_trainer"]
@@ -175,15 +175,15 @@ class Calo3DGAN(AdversarialModel):
             return lambda: (self.physics_loss(self.discriminator(images, training=True),
                                               self._flipped(value, n), target), ())
 
-        ld_real, _ = _minimize(self, d_loss(real, 1.0), self.discriminator, self.d_optimizer)
-        ld_fake, _ = _minimize(self, d_loss(fake, 0.0), self.discriminator, self.d_optimizer)
+        ld_real, _ = minimize_step(self, d_loss(real, 1.0), self.discriminator, self.d_optimizer)
+        ld_fake, _ = minimize_step(self, d_loss(fake, 0.0), self.discriminator, self.d_optimizer)
 
         def g_loss():
             outputs = self.discriminator(self.generate_batch(n, cond), training=False)
             return self.physics_loss(outputs, ops.ones((n, 1)), target), ()
 
         for _ in range(self.g_steps):
-            lg, _ = _minimize(self, g_loss, self.generator, self.g_optimizer)
+            lg, _ = minimize_step(self, g_loss, self.generator, self.g_optimizer)
         return self._log(d_loss=0.5 * (ld_real + ld_fake), g_loss=lg)
 
 

@@ -22,7 +22,15 @@ import numpy as np
 from keras import layers, ops
 
 from models.data.dimuon import features, generate_events, load_dimuon
-from models.event_gan import EventTrainer, MinMaxScaler, adam_pair, cached, dense_stack, merge_params, split
+from models.event_gan import (
+    EventTrainer,
+    MinMaxScaler,
+    adam_pair,
+    cached,
+    dense_stack,
+    merge_params,
+    split,
+)
 from models.gan import GAN
 
 COMMON = {"variant": "mlp", "noise_dim": 96, "batch_size": 512, "lr_gen": 9.5e-5, "lr_disc": 5e-6,

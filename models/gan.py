@@ -25,7 +25,7 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["GAN", "WGANGP", "AdversarialModel"]
+__all__ = ["GAN", "WGANGP", "AdversarialModel", "minimize_step"]
 
 ExtraLoss = Callable[..., object]  # (fake, condition) -> scalar tensor
 
@@ -153,8 +153,8 @@ class GAN(AdversarialModel):
             return adversarial + extra, extra
 
         for _ in range(self.d_steps):
-            ld, _ = _minimize(self, lambda: (d_loss(), ()), self.discriminator, self.d_optimizer)
-        lg, extra = _minimize(self, g_loss, self.generator, self.g_optimizer)
+            ld, _ = minimize_step(self, lambda: (d_loss(), ()), self.discriminator, self.d_optimizer)
+        lg, extra = minimize_step(self, g_loss, self.generator, self.g_optimizer)
         return self._log(d_loss=ld, g_loss=lg, g_extra=extra)
 
 
@@ -203,8 +203,8 @@ class WGANGP(AdversarialModel):
             return -ops.mean(self.criticize(self.generate_batch(n, cond), cond)), ()
 
         for _ in range(self.n_critic):
-            ld, gp = _minimize(self, d_loss, self.discriminator, self.d_optimizer)
-        lg, _ = _minimize(self, g_loss, self.generator, self.g_optimizer)
+            ld, gp = minimize_step(self, d_loss, self.discriminator, self.d_optimizer)
+        lg, _ = minimize_step(self, g_loss, self.generator, self.g_optimizer)
         return self._log(d_loss=ld, g_loss=lg, gp=gp)
 
 
@@ -226,7 +226,7 @@ class _OptimizerPair:
 
 # ---- Backend-specific: the only place that knows TensorFlow from JAX ---------------------
 
-def _minimize(model: AdversarialModel, loss_fn: Callable[[], tuple], network: keras.Model,
+def minimize_step(model: AdversarialModel, loss_fn: Callable[[], tuple], network: keras.Model,
               optimizer: keras.optimizers.Optimizer) -> tuple:
     """One optimizer step on ``network`` for ``loss_fn() -> (loss, aux)``; returns (loss, aux)."""
     variables = network.trainable_variables

@@ -16,7 +16,15 @@ import numpy as np
 from keras import layers
 
 from models.data.hadronization import generate_clusters, load_hadronization
-from models.event_gan import EventTrainer, MinMaxScaler, adam_pair, cached, dense_stack, merge_params, split
+from models.event_gan import (
+    EventTrainer,
+    MinMaxScaler,
+    adam_pair,
+    cached,
+    dense_stack,
+    merge_params,
+    split,
+)
 from models.gan import GAN
 
 DEFAULTS = {

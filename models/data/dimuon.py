@@ -16,7 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from models.data.kinematics import boost, from_pt_eta_phi, mass, pt_eta_phi, sample_pdf, unit_vectors
+from models.data.kinematics import (
+    boost,
+    from_pt_eta_phi,
+    mass,
+    pt_eta_phi,
+    sample_pdf,
+    unit_vectors,
+)
 
 M_Z, GAMMA_Z, M_MU = 91.1876, 2.4952, 0.1056584
 FIELDS = ("pt1", "eta1", "phi1", "pt2", "eta2", "phi2")
