@@ -19,6 +19,7 @@ import numpy as np
 from keras import layers, ops
 
 from models.calo_metrics import sampling_fraction_mre, shape_mre
+from models.data.cache import cached
 from models.gan import AdversarialModel, minimize_step
 
 __all__ = ["DEFAULTS", "build_generator", "build_discriminator", "measured_angle", "total_energy",
@@ -189,12 +190,7 @@ class Calo3DGAN(AdversarialModel):
 
 # ---- data and the trainer (models.trial contract) ------------------------------------------
 
-def _freeze(data: dict) -> tuple:
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items()
-                        if k != "steps_per_epoch"))
-
-
-@functools.lru_cache(maxsize=4)
+@cached
 def _dataset(frozen: tuple) -> dict[str, np.ndarray]:
     """Loaded or generated showers (raw GeV x 50), events with sum <= min_sum dropped."""
     from models.data.showers import Detector, generate_showers, load_3dgan, sample_conditions
@@ -223,7 +219,7 @@ class Calo3DTrainer:
         if unknown:
             raise ValueError(f"calo3d: unknown hyperparameters {sorted(unknown)}; known: {sorted(DEFAULTS)}")
         p = {**DEFAULTS, **params}
-        d = _dataset(_freeze(data))
+        d = _dataset(data)
         self.grid = tuple(d["ECAL"].shape[1:])
         n_val = min(int(data.get("val_events", 500)), len(d["ECAL"]) // 5)
         if n_val < 1:

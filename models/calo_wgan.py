@@ -10,13 +10,12 @@ The HPO objective is the per-energy chi^2/ndf (WW) of total energy averaged over
 
 from __future__ import annotations
 
-import functools
-
 import keras
 import numpy as np
 from keras import layers
 
 from models.calo_metrics import chi2_ndf_total_energy, hlf_separation
+from models.data.cache import cached
 from models.data.calochallenge import DATASET1, ENERGIES_MEV, kinetic_energy
 from models.gan import WGANGP
 
@@ -61,12 +60,7 @@ def build_critic(n_voxels: int, width: int = 200, depth: int = 3) -> keras.Model
     return keras.Model([voxels, label], layers.Dense(1, name="score")(x), name="calo_wgan_critic")
 
 
-def _freeze(data: dict) -> tuple:
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items()
-                        if k != "steps_per_epoch"))
-
-
-@functools.lru_cache(maxsize=4)
+@cached
 def _dataset(frozen: tuple) -> dict[str, np.ndarray]:
     """Incident energies (N, 1) and showers (N, voxels) in MeV, loaded or generated."""
     from models.data.calochallenge import generate_showers, load_calochallenge
@@ -92,7 +86,7 @@ class CaloWGANTrainer:
         self.particle = data.get("particle", "pion")
         if self.particle not in DATASET1:
             raise ValueError(f"calo_wgan: data.particle={self.particle!r}; use 'pion' or 'photon'")
-        d = _dataset(_freeze(data))
+        d = _dataset(data)
         e_kin = kinetic_energy(d["incident_energies"][:, 0], self.particle)
         x = (d["showers"] / e_kin[:, None]).astype(np.float32)
         label = energy_label(e_kin, self.particle)

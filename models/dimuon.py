@@ -21,12 +21,12 @@ import keras
 import numpy as np
 from keras import layers, ops
 
+from models.data.cache import cached
 from models.data.dimuon import features, generate_events, load_dimuon
 from models.event_gan import (
     EventTrainer,
     MinMaxScaler,
     adam_pair,
-    cached,
     dense_stack,
     merge_params,
     split,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import keras
 import numpy as np
@@ -42,17 +40,6 @@ def merge_params(params: dict, defaults: dict, family: str) -> dict:
     if unknown:
         raise ValueError(f"{family}: unknown hyperparameter(s) {unknown}; known: {sorted(defaults)}")
     return {**defaults, **params}
-
-
-def freeze(data: dict) -> tuple:
-    """A hashable key for a data dict (for the per-process dataset cache)."""
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items()))
-
-
-def cached(fn: Callable[[tuple], Any]) -> Callable[[dict], Any]:
-    """Cache ``fn(frozen data dict)`` per process so trials on one worker share a dataset."""
-    inner = functools.lru_cache(maxsize=4)(fn)
-    return lambda data: inner(freeze(data))
 
 
 def dense_stack(x, sizes: Sequence[int], batch_norm: bool, negative_slope: float,

@@ -15,12 +15,12 @@ import keras
 import numpy as np
 from keras import layers
 
+from models.data.cache import cached
 from models.data.hadronization import generate_clusters, load_hadronization
 from models.event_gan import (
     EventTrainer,
     MinMaxScaler,
     adam_pair,
-    cached,
     dense_stack,
     merge_params,
     split,
