@@ -1,0 +1,83 @@
+"""Entry points: make_cluster, connect / disconnect, and wants_gpu_resources."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from distributed import Client, SpecCluster
+
+from .batch import _batch_cluster, _gpus_per_job
+from .local import _local_cluster, _local_gpus
+from .options import (
+    ADDRESS,
+    BATCH_KINDS,
+    KINDS,
+    ClusterError,
+    _check_key,
+    _check_kind,
+    _load_jobqueue_config,
+    cluster_options,
+    make_security,
+)
+
+
+def make_cluster(kind: str = "local", **options: Any) -> SpecCluster | str:
+    """A cluster of the given kind (a scheduler address is returned as is, for ``Client``)."""
+    _check_kind(kind)
+    for key in options:
+        _check_key(key, f"make_cluster({kind!r})")
+    security = make_security(options)
+    rest = {k: v for k, v in options.items() if not k.startswith("tls_")}
+    if ADDRESS.match(kind):
+        _only_address_options(kind, rest)
+        return kind
+    if kind == "local":
+        return _local_cluster(security=security, **rest)
+    return _batch_cluster(kind, security=security, **rest)
+
+
+def connect(args: argparse.Namespace | None, experiment_cluster: dict | None) -> Client | None:
+    """A Client for the cluster the command line and experiment ask for; None when they ask none."""
+    opts = cluster_options(args, experiment_cluster)
+    scheduler = getattr(args, "scheduler", None)
+    kind = scheduler or opts.pop("kind", None)
+    if kind is None:
+        asked = sorted(set(opts) - {"workers"})
+        if asked:
+            raise ClusterError(f"cluster options {asked} given without a kind; add --cluster KIND "
+                               f"(one of {', '.join(KINDS)}) or kind: in the cluster section")
+        return None
+    opts.pop("kind", None)
+    cluster = make_cluster(kind, **opts)
+    if isinstance(cluster, str):
+        return Client(cluster, security=make_security(opts))
+    return Client(cluster)
+
+
+def disconnect(client: Client) -> None:
+    """Close a client from ``connect`` and the cluster it started (cancelling its batch jobs)."""
+    cluster = client.cluster
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def wants_gpu_resources(args: argparse.Namespace | None, experiment_cluster: dict | None) -> bool:
+    """Whether the requested cluster's workers declare GPU=1 (set it on adaptive clusters at 0 workers)."""
+    opts = cluster_options(args, experiment_cluster)
+    kind = getattr(args, "scheduler", None) or opts.get("kind")
+    if kind in BATCH_KINDS:
+        _load_jobqueue_config(kind, opts.get("jobqueue_config"))
+        return _gpus_per_job(kind, opts) > 0
+    if kind == "local":
+        return _local_gpus(opts.get("gpus_per_job"), opts.get("workers")) is not None
+    return False
+
+
+def _only_address_options(address: str, options: dict) -> None:
+    extra = sorted(k for k, v in options.items() if v is not None and k != "workers")
+    if extra:
+        raise ClusterError(f"{address} is an existing scheduler: its workers are started elsewhere, "
+                           f"so {extra} do not apply; start GPU workers there with "
+                           "`dask worker ADDRESS --nthreads 1 --resources GPU=1`")

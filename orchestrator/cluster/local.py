@@ -1,0 +1,81 @@
+"""Local clusters: LocalCluster on CPU; one pinned Nanny per GPU when GPUs are visible. Also the
+``dask_setup`` nanny preload that pins each worker of a multi-GPU batch job to its own GPU."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+from typing import Any
+
+from distributed import LocalCluster, Nanny, Scheduler, Security, SpecCluster
+from distributed.system import MEMORY_LIMIT
+
+from .options import GPU_ENV, ClusterError
+
+log = logging.getLogger("ganhpo")
+
+
+def visible_gpus() -> list[str]:
+    """GPU ids this process may use: CUDA_VISIBLE_DEVICES if set, else what nvidia-smi lists."""
+    env = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if env is not None:
+        ids = [d.strip() for d in env.split(",")]
+        ids = ids[: ids.index("-1")] if "-1" in ids else ids  # CUDA stops at the first invalid id
+        return [d for d in ids if d]
+    if shutil.which("nvidia-smi") is None:
+        return []
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [str(i) for i, line in enumerate(out.splitlines()) if line.startswith("GPU ")]
+
+
+def _local_gpus(gpus: int | None, workers: int | None) -> list[str] | None:
+    """The devices of a local GPU cluster, or None for CPU workers."""
+    if gpus == 0:
+        return None
+    found = visible_gpus()
+    if gpus is not None and gpus > len(found):
+        raise ClusterError(f"local: {gpus} GPUs requested but {len(found)} visible (CUDA_VISIBLE_DEVICES "
+                           "or nvidia-smi); drop --gpus-per-job for CPU workers, or use a batch "
+                           "kind (--cluster slurm) to get GPU nodes")
+    want = gpus or workers or len(found)
+    if not found or want > len(found):
+        if found:
+            log.warning("local: %d workers asked, %d GPUs visible: starting CPU workers without "
+                        "GPU resources; pass gpus_per_job to pin one worker per GPU", want, len(found))
+        return None
+    return found[:want]
+
+
+def _local_cluster(*, workers: int | None = None, gpus_per_job: int | None = None,
+                   dashboard_address: str = ":8787", security: Security | None = None,
+                   **options: Any) -> SpecCluster:
+    """One single-threaded worker process per GPU, or per trial slot on CPU."""
+    devices = _local_gpus(gpus_per_job, workers)
+    n = len(devices) if devices else (workers or max(1, min(os.cpu_count() or 1, 4)))
+    threads = str(max(1, (os.cpu_count() or 1) // n))
+    env = {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", **GPU_ENV}
+    if devices is None:
+        return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=env,
+                            dashboard_address=dashboard_address, security=security, **options)
+    protocol = "tls://" if security else "tcp://"
+    scheduler = {"cls": Scheduler, "options": {"dashboard_address": dashboard_address,
+                                               "protocol": protocol, "security": security}}
+    workers_spec = {
+        f"gpu-{dev}": {"cls": Nanny, "options": {
+            "nthreads": 1, "resources": {"GPU": 1}, "memory_limit": MEMORY_LIMIT // n,
+            "env": {**env, "CUDA_VISIBLE_DEVICES": dev}, "security": security,
+            "protocol": protocol, **options}}
+        for dev in devices}
+    return SpecCluster(workers=workers_spec, scheduler=scheduler, security=security, name="ganhpo-gpu")
+
+
+def dask_setup(nanny: Nanny) -> None:
+    """Nanny preload for batch jobs: worker i of a job sees only the job's i-th GPU."""
+    index = int(str(nanny.name).rsplit("-", 1)[-1])
+    devices = [d for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d]
+    nanny.env["CUDA_VISIBLE_DEVICES"] = devices[index % len(devices)] if devices else str(index)

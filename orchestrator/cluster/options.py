@@ -1,0 +1,141 @@
+"""Cluster options: the kinds, one option table for the command line and the experiment's
+``cluster:`` section, their merging and checking, TLS security, and loading a jobqueue.yaml."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask
+import yaml
+from distributed import Security
+
+BATCH_KINDS = ("slurm", "pbs", "htcondor", "lsf")
+KINDS = ("local", *BATCH_KINDS)
+ADDRESS = re.compile(r"^(tcp|tls|ucx|ws|wss|inproc)://\S+$")
+GPU_ENV = {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+
+
+class ClusterError(ValueError):
+    """A cluster request that cannot be met; the message says what to change."""
+
+
+
+# Options: one table for the command line, the experiment's cluster section and validation.
+
+@dataclass(frozen=True)
+class Option:
+    """One cluster option: its key (as in YAML), type and help; on the command line as --key."""
+
+    key: str
+    type: Callable[[str], Any]
+    help: str
+
+
+OPTIONS = (
+    Option("jobs", int, "batch jobs to keep (min = max = N; default 1)"),
+    Option("min_jobs", int, "adaptive minimum number of jobs"),
+    Option("max_jobs", int, "adaptive maximum number of jobs"),
+    Option("gpus_per_job", int, "GPUs per job (local: GPUs to use); one worker process per GPU"),
+    Option("cores", int, "CPU cores per job"),
+    Option("memory", str, "memory per job, e.g. 64GB"),
+    Option("walltime", str, "job walltime HH:MM:SS; workers retire, staggered, before it"),
+    Option("queue", str, "queue or partition"),
+    Option("account", str, "account / project / accounting group to charge"),
+    Option("interface", str, "network interface workers and scheduler use, e.g. ib0"),
+    Option("local_directory", str, "fast node-local scratch for workers, e.g. $TMPDIR"),
+    Option("log_directory", str, "where batch jobs write their logs"),
+    Option("jobqueue_config", str, "a jobqueue.yaml with site defaults (see deploy/)"),
+    Option("tls_ca_file", str, "TLS: CA certificate (with --tls-cert, --tls-key)"),
+    Option("tls_cert", str, "TLS: certificate for scheduler, workers and client"),
+    Option("tls_key", str, "TLS: private key of --tls-cert"),
+    Option("dashboard_address", str, "Dask dashboard address, e.g. :8787"),
+)
+# Keys only the experiment's cluster section (or make_cluster) takes: lists and rarer knobs.
+YAML_ONLY = ("kind", "workers", "job_script_prologue", "job_extra_directives", "worker_extra_args",
+             "python", "disk", "shared_temp_directory", "death_timeout", "scheduler_options",
+             "job_name")
+KNOWN = tuple(o.key for o in OPTIONS) + YAML_ONLY
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --cluster KIND and one --option per cluster option (all default to 'not given')."""
+    group = parser.add_argument_group("cluster (command line wins over the experiment's cluster:)")
+    group.add_argument("--cluster", metavar="KIND", dest="cluster_kind",
+                       help=f"{', '.join(KINDS)}, or a scheduler address tcp://host:8786")
+    for opt in OPTIONS:
+        group.add_argument("--" + opt.key.replace("_", "-"), dest="cluster_" + opt.key,
+                           type=opt.type, help=opt.help)
+
+
+def cluster_options(args: argparse.Namespace | None, experiment_cluster: dict | None) -> dict:
+    """The experiment's cluster section overridden by every option given on the command line."""
+    opts = {}
+    for key, value in (experiment_cluster or {}).items():
+        key = str(key).replace("-", "_")
+        _check_key(key, "the experiment's cluster section")
+        opts[key] = value
+    if args is not None:
+        given = {"kind": getattr(args, "cluster_kind", None), "workers": getattr(args, "workers", None)}
+        given |= {o.key: getattr(args, "cluster_" + o.key, None) for o in OPTIONS}
+        opts |= {k: v for k, v in given.items() if v is not None}
+    return opts
+
+
+def _check_key(key: str, where: str) -> None:
+    if key not in KNOWN:
+        hint = difflib.get_close_matches(key, KNOWN, n=1)
+        fix = f"did you mean '{hint[0]}'?" if hint else f"known: {', '.join(KNOWN)}"
+        raise ClusterError(f"{where}: unknown option '{key}'; {fix}")
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in KINDS and not ADDRESS.match(str(kind)):
+        hint = difflib.get_close_matches(str(kind), KINDS, n=1)
+        near = f" (did you mean '{hint[0]}'?)" if hint else ""
+        raise ClusterError(f"unknown cluster kind {kind!r}{near}; use one of {', '.join(KINDS)}, "
+                           "or a scheduler address tcp://host:8786")
+
+
+def make_security(options: dict) -> Security | None:
+    """A distributed Security requiring TLS everywhere, from tls_ca_file/tls_cert/tls_key."""
+    files = {k: options.get(k) for k in ("tls_ca_file", "tls_cert", "tls_key")}
+    if not any(files.values()):
+        return None
+    missing = [k for k, v in files.items() if not v]
+    if missing:
+        flags = ", ".join("--" + k.replace("_", "-") for k in missing)
+        raise ClusterError(f"TLS needs a CA file, a certificate and its key; also give {flags}")
+    for key, path in files.items():
+        if not Path(path).is_file():
+            raise ClusterError(f"--{key.replace('_', '-')} {path}: no such file")
+    ca, cert, key = files["tls_ca_file"], files["tls_cert"], files["tls_key"]
+    return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key,
+                    tls_scheduler_cert=cert, tls_scheduler_key=key, tls_worker_cert=cert,
+                    tls_worker_key=key, require_encryption=True)
+
+
+
+def _load_jobqueue_config(kind: str, path: str | None) -> str:
+    """Merge a jobqueue.yaml into the Dask config; return how to name it in messages."""
+    if path is None:
+        return "the Dask config (~/.config/dask/jobqueue.yaml or --jobqueue-config PATH)"
+    if not Path(path).is_file():
+        raise ClusterError(f"--jobqueue-config {path}: no such file; see deploy/jobqueue.yaml")
+    try:
+        loaded = yaml.safe_load(Path(path).read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ClusterError(f"{path}: malformed YAML: {err}") from None
+    sections = (loaded.get("jobqueue") or {}) if isinstance(loaded, dict) else {}
+    if not isinstance(sections.get(kind), dict):
+        have = ", ".join(sorted(sections)) or "none"
+        raise ClusterError(f"{path}: no section jobqueue.{kind} (it has: {have}); add one, "
+                           f"e.g. copy it from deploy/jobqueue.yaml")
+    # Not expanding $VARS here: the job's shell expands them on the compute node.
+    dask.config.update(dask.config.config, loaded, priority="new")
+    return path
