@@ -1,0 +1,33 @@
+"""The README's main command: the quickstart search on the embedded local cluster, end to end."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from orchestrator.store import DONE, read_store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_quickstart_prints_the_best_architecture_with_mean_and_std(tmp_path):
+    store = tmp_path / "q.zarr"
+    proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", "examples/quickstart.yaml",
+                           "--store", str(store), "--quiet"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    match = re.search(r"metric (\S+) \+- (\S+) over 3 trials", proc.stdout)
+    assert "best architecture: {'variant': 'mlp'" in proc.stdout and match, proc.stdout
+    snap = read_store(store)
+    assert snap.n == 12 and (snap.status == DONE).all()
+    mean, std = snap.arch_mean_std()
+    assert float(match.group(1)) == pytest.approx(mean.min(), rel=1e-4)
+    assert float(match.group(2)) == pytest.approx(std[np.argmin(mean)], rel=0.05, abs=1e-3)
+    # the per-epoch Wasserstein curves were recorded for every trial, and training helped
+    curves = snap.epoch_metric
+    assert np.isfinite(curves).all()
+    assert np.median(curves[..., -1]) < np.median(curves[..., 0])
