@@ -9,7 +9,6 @@ or one still being created reads as empty; anything else that is not a store rai
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 import time
 from collections.abc import Callable
@@ -133,7 +132,10 @@ class MonitorData:
 
 
 def check_store(path: str | Path) -> bool:
-    """True if ``path`` is a readable store, False if it is not there yet (or being created).
+    """True if ``path`` is a readable store, False if it is not there yet.
+
+    ResultsStore.create builds a store in a hidden sibling and renames it into place, so a
+    store being created is simply not there yet.
 
     Raises StoreError (with the store module's message) for anything else: a file, a directory
     that is neither empty nor a Zarr group, a foreign Zarr group, a store of a newer format.
@@ -143,26 +145,8 @@ def check_store(path: str | Path) -> bool:
         return False
     if path.is_dir() and not any(path.iterdir()):
         return False
-    if _being_created(path):
-        return False
     validate_store(path)  # raises StoreError with the store's own wording
     return True
-
-
-def _being_created(path: Path) -> bool:
-    """A Zarr group with no attributes yet whose children are all store arrays: mid-create."""
-    from orchestrator.store import ARRAY_NAMES
-
-    meta = path / "zarr.json"
-    if not meta.is_file():
-        return False
-    try:
-        attrs = json.loads(meta.read_text()).get("attributes", {})
-    except (OSError, ValueError):
-        return False
-    # zarr writes each file as a ``*.partial`` temporary first, then renames it into place
-    children = {p.name for p in path.iterdir() if not p.name.endswith(".partial")}
-    return not attrs and children - {"zarr.json"} <= set(ARRAY_NAMES)
 
 
 class StoreReader:
