@@ -132,7 +132,7 @@ def make_gan(params: dict, seed: int, n_features: int = 8, mass_term=None) -> GA
 def make_trainer(params: dict, data: dict, seed: int) -> EventTrainer:
     """The trial contract's trainer for one dimuon training run."""
     p = merge_params(params, defaults(params.get("variant", "mlp")), "dimuon")
-    d = load_data({k: v for k, v in data.items() if k != "steps_per_epoch"})
+    d = load_data(data)  # the cache key ignores training-only keys such as steps_per_epoch
     n_features = d["train"][0].shape[1]
     term = (mass_loss(d["scaler"], *d["mass"], float(p["c1"]), float(p["c2"]))
             if p["variant"] == "dygan" else None)

@@ -86,7 +86,7 @@ def make_gan(params: dict, seed: int) -> GAN:
 def make_trainer(params: dict, data: dict, seed: int) -> EventTrainer:
     """The trial contract's trainer for one hadronization training run."""
     p = merge_params(params, DEFAULTS, "hadronization")
-    d = load_data({k: v for k, v in data.items() if k != "steps_per_epoch"})
+    d = load_data(data)  # the cache key ignores training-only keys such as steps_per_epoch
     trainer = EventTrainer(make_gan(p, seed), d["train"], d["validation"], int(p["batch_size"]),
                            data.get("steps_per_epoch"))
     trainer.scalers = d["scalers"]
