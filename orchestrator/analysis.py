@@ -7,7 +7,7 @@ import numpy as np
 from orchestrator.space import SearchSpace
 from orchestrator.store import DONE, FAILED, Snapshot, read_store
 
-__all__ = ["best_so_far", "focus_experiment", "report", "top_architectures"]
+__all__ = ["focus_experiment", "report", "top_architectures"]
 
 
 def _finished(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -15,12 +15,6 @@ def _finished(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean, std = snap.arch_mean_std()
     idx = np.flatnonzero(snap.arch_done() & np.isfinite(mean))
     return idx, mean[idx], std[idx]
-
-
-def best_so_far(snap: Snapshot) -> np.ndarray:
-    """Running minimum of the architecture mean, in store (proposal) order of finished ones."""
-    _, mean, _ = _finished(snap)
-    return np.minimum.accumulate(mean) if len(mean) else mean
 
 
 def top_architectures(snap: Snapshot, n: int = 10) -> list[dict]:

@@ -87,6 +87,19 @@ def test_points_told_without_ask_count_as_evaluated(name):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_points_marked_pending_on_resume_are_never_proposed(name):
+    space = tiny_space()
+    opt = make(name, space, seed=2)
+    still_training = [{"a": a, "b": "relu", "c": 0.0} for a in (1, 2, 3)]
+    opt.add_pending(still_training)
+    assert opt.pending == still_training
+    rest = opt.ask(9)
+    assert {space.key(p) for p in rest}.isdisjoint(space.key(p) for p in still_training)
+    with pytest.raises(SpaceExhausted):
+        opt.ask()
+
+
+@pytest.mark.parametrize("name", NAMES)
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**16), plan=st.lists(st.tuples(st.integers(1, 5), st.integers(0, 5)),
                                                  min_size=1, max_size=8))
