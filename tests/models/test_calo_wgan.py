@@ -38,38 +38,28 @@ def test_energy_label_and_normalisation():
     assert 0.5 < np.median(trainer.x.sum(axis=1)) < 1.1        # voxels / E_kin
 
 
-def test_short_training_lowers_chi2():
-    """Pions (ReLU generator), small widths: a few hundred generator steps cut chi2/ndf clearly."""
+@pytest.mark.parametrize("particle", ["pion", "photon"])
+def test_short_training_lowers_chi2(particle):
+    """Small widths, published lr 1e-4, beta1 0.5, n_critic 5, lambda 10; 3 x 50 generator steps.
+
+    Pions (ReLU generator) go from chi2/ndf ~16 to ~10. Photons (BatchNorm + swish generator)
+    go from ~15.4 to ~9.4 (0.59-0.61x over seeds 1-4); with a Glorot-initialised output layer the
+    photon run collapsed (99 % zero voxels, ~0.83x at best), hence the no-collapse checks.
+    """
     keras.utils.set_random_seed(1)
     trainer = calo_wgan.make_trainer(
         {"batch_size": 256, "gen_width": 64, "critic_width": 64, "latent": 32},
-        {"events": 6000, "particle": "pion", "steps_per_epoch": 50, "val_fraction": 0.5}, seed=1)
+        {"events": 6000, "particle": particle, "steps_per_epoch": 50, "val_fraction": 0.5}, seed=1)
     untrained = trainer.evaluate()["metric"]
     scores = []
     for _ in range(3):
         trainer.train_epoch()
         scores.append(trainer.evaluate()["metric"])
     assert min(scores) < 0.8 * untrained, (untrained, scores)
-
-
-def test_short_training_lowers_chi2_photon():
-    """Photons (BatchNorm + swish generator): same short run and settings as the pion test
-    (published lr 1e-4, beta1 0.5, n_critic 5, lambda 10; widths 64, latent 32, batch 256,
-    3 x 50 generator steps). Untrained chi2/ndf ~15.4 -> ~9.4 (0.59-0.61x over seeds 1-4);
-    with a Glorot-initialised output layer the run collapsed (99 % zero voxels, ~0.83x at best)."""
-    keras.utils.set_random_seed(1)
-    trainer = calo_wgan.make_trainer(
-        {"batch_size": 256, "gen_width": 64, "critic_width": 64, "latent": 32},
-        {"events": 6000, "particle": "photon", "steps_per_epoch": 50, "val_fraction": 0.5}, seed=1)
-    untrained = trainer.evaluate()["metric"]
-    scores = []
-    for _ in range(3):
-        trainer.train_epoch()
-        scores.append(trainer.evaluate()["metric"])
-    assert min(scores) < 0.8 * untrained, (untrained, scores)
-    fake = trainer.generate(trainer.val_label, trainer.val_ekin)
-    assert 0.5 < np.median(fake.sum(axis=1) / trainer.val_ekin) < 1.5    # no collapse to zero
-    assert (fake == 0).mean() < 0.95
+    if particle == "photon":
+        fake = trainer.generate(trainer.val_label, trainer.val_ekin)
+        assert 0.5 < np.median(fake.sum(axis=1) / trainer.val_ekin) < 1.5    # no collapse to zero
+        assert (fake == 0).mean() < 0.95
 
 
 def test_run_trial_contract_and_unknown_parameter():
