@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from distributed import Client, Event, as_completed, get_worker
 
-from orchestrator.experiment import Experiment
+from orchestrator.experiment import Experiment, ExperimentError
 from orchestrator.optimizers import OPTIMIZERS, Optimizer, SpaceExhausted, make_optimizer
 from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, check_store, read_store
 
@@ -283,9 +283,24 @@ def build_optimizer(exp: Experiment) -> Optimizer:
     return make_optimizer(name, exp.space, seed=exp.seed, **options)
 
 
+def check_data(exp: Experiment) -> None:
+    """Call the trial module's optional ``check_data(model, data)``; its ValueError names the file."""
+    try:
+        module = importlib.import_module(exp.trial.partition(":")[0])
+    except ImportError:  # reported where the trial runs, as before
+        return
+    check = getattr(module, "check_data", None)
+    if callable(check):
+        try:
+            check(exp.model, exp.data)
+        except ValueError as err:
+            raise ExperimentError(f"field 'data': {err}") from None
+
+
 def validate(exp: Experiment, path: str) -> None:
-    """Fail on a bad optimiser or an incompatible store before any cluster or data is touched."""
+    """Fail on a bad optimiser, data file or incompatible store before any cluster starts."""
     build_optimizer(exp)
+    check_data(exp)
     if Path(path).exists():
         exp.check_resumable(check_store(path)["experiment"], path)
 

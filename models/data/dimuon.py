@@ -179,16 +179,41 @@ def _to_pt_eta_phi(kin: np.ndarray, base: tuple[str, ...], where: str) -> np.nda
     return np.take_along_axis(kin, order[..., None], axis=1)
 
 
-def _load_root(path: Path, tree: str | None, columns, cut: str | None, nonfinite: str) -> np.ndarray:
-    """(N, 6) (pt, eta, phi) x 2 from a TTree: two leading muons of events with >= 2 of them."""
-    from models.data.root import finite_rows, flat, leading, read_columns
-
-    columns = dict(columns or ROOT_COLUMNS)
+def _column_kind(path, columns: dict) -> tuple[tuple | None, tuple | None]:
+    """(collection base, None) or (None, per-muon base) for a columns mapping; else an error."""
     keys = set(columns)
     collection = next((b for b in BASES if keys == set(b)), None)
     per_muon = next((b for b in BASES if keys == {f"{k}{i}" for k in b for i in (1, 2)}), None)
     if collection is None and per_muon is None:
         raise ValueError(f"dimuon data file {path}: columns {sorted(keys)}; {COLUMNS_HELP}")
+    return collection, per_muon
+
+
+def check_data(path: str | Path, tree: str | None = None, columns=None, cut: str | None = None,
+               nonfinite: str = "refuse") -> None:
+    """Fail fast, reading no events: the file, the tree, the columns' names and branches."""
+    from models.data.root import NONFINITE, check_columns
+
+    path = Path(path)
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"dimuon data file {path}: nonfinite={nonfinite!r}; use 'refuse' or 'drop'")
+    if path.suffix != ".root":
+        if columns or tree or cut:
+            raise ValueError(f"dimuon data file {path}: tree/columns/cut apply to .root files only")
+        if not path.is_file():
+            raise ValueError(f"dimuon data file {path}: no such file")
+        return
+    columns = dict(columns or ROOT_COLUMNS)
+    _column_kind(path, columns)
+    check_columns(path, tree, columns, "dimuon data file", cut)
+
+
+def _load_root(path: Path, tree: str | None, columns, cut: str | None, nonfinite: str) -> np.ndarray:
+    """(N, 6) (pt, eta, phi) x 2 from a TTree: two leading muons of events with >= 2 of them."""
+    from models.data.root import finite_rows, flat, leading, read_columns
+
+    columns = dict(columns or ROOT_COLUMNS)
+    collection, per_muon = _column_kind(path, columns)
     arrays, where = read_columns(path, tree, columns, "dimuon data file", cut)
     if collection is not None:
         base = collection

@@ -117,14 +117,38 @@ def rest_frame_angles(cluster: np.ndarray, hadron: np.ndarray) -> np.ndarray:
         return np.column_stack([np.arctan(q[:, 0] / q[:, 1]), np.arctan(np.hypot(q[:, 0], q[:, 1]) / q[:, 2])])
 
 
+def _check_keys(path, columns: dict) -> set:
+    keys = set(columns)
+    if keys not in ({*CLUSTER, *ANGLES}, {*CLUSTER, *HADRON}):
+        raise ValueError(f"hadronization data file {path}: columns {sorted(keys)}; {COLUMNS_HELP}")
+    return keys
+
+
+def check_data(path: str | Path, tree: str | None = None, columns=None, cut: str | None = None,
+               nonfinite: str = "refuse") -> None:
+    """Fail fast, reading no events: the file, the tree, the columns' names and branches."""
+    from models.data.root import NONFINITE, check_columns
+
+    path = Path(path)
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"hadronization data file {path}: nonfinite={nonfinite!r}; use 'refuse' or 'drop'")
+    if path.suffix != ".root":
+        if columns or tree or cut:
+            raise ValueError(f"hadronization data file {path}: tree/columns/cut apply to .root files only")
+        if not path.is_file():
+            raise ValueError(f"hadronization data file {path}: no such file")
+        return
+    columns = dict(columns or ROOT_COLUMNS)
+    _check_keys(path, columns)
+    check_columns(path, tree, columns, "hadronization data file", cut)
+
+
 def _load_root(path: Path, tree: str | None, columns, cut: str | None,
                nonfinite: str) -> dict[str, np.ndarray]:
     from models.data.root import finite_rows, flat, leading, read_columns
 
     columns = dict(columns or ROOT_COLUMNS)
-    keys = set(columns)
-    if keys not in ({*CLUSTER, *ANGLES}, {*CLUSTER, *HADRON}):
-        raise ValueError(f"hadronization data file {path}: columns {sorted(keys)}; {COLUMNS_HELP}")
+    keys = _check_keys(path, columns)
     arrays, where = read_columns(path, tree, columns, "hadronization data file", cut)
     cluster = flat(arrays, CLUSTER, where)
     if "phi" in keys:

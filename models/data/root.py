@@ -72,9 +72,9 @@ def _check_expression(tree, expr: str, label: str, where: str) -> None:
                          "use a branch name or e.g. 'Muon_pt / 1000'") from None
 
 
-def read_columns(path: str | Path, tree: str | None, columns: Mapping[str, str], what: str,
-                 cut: str | None = None) -> tuple[dict, str]:
-    """Evaluate each column's expression on the tree (after ``cut``); awkward arrays by name."""
+def check_columns(path: str | Path, tree: str | None, columns: Mapping[str, str], what: str,
+                  cut: str | None = None) -> tuple:
+    """Open the tree and check every expression's branches and syntax, reading no events."""
     t = open_tree(path, tree, what)
     where = f"{what} {path}: TTree '{t.name}'"
     for name, expr in columns.items():
@@ -84,6 +84,13 @@ def read_columns(path: str | Path, tree: str | None, columns: Mapping[str, str],
         _check_expression(t, expr, f"column {name!r}", where)
     if cut is not None:
         _check_expression(t, str(cut), "cut", where)
+    return t, where
+
+
+def read_columns(path: str | Path, tree: str | None, columns: Mapping[str, str], what: str,
+                 cut: str | None = None) -> tuple[dict, str]:
+    """Evaluate each column's expression on the tree (after ``cut``); awkward arrays by name."""
+    t, where = check_columns(path, tree, columns, what, cut)
     exprs = sorted(set(columns.values()))
     try:
         arrays = t.arrays(exprs, cut=cut, library="ak")
