@@ -16,6 +16,7 @@ from models.data.cache import file_options, freeze
 from models.data.dimuon import M_MU, generate_events, load_dimuon
 from models.data.hadronization import generate_clusters, load_hadronization
 from models.data.kinematics import from_pt_eta_phi
+from orchestrator.cli import main
 from orchestrator.store import DONE, read_store
 
 NANO = {"pt": "Muon_pt", "eta": "Muon_eta", "phi": "Muon_phi"}
@@ -194,12 +195,18 @@ SPACE = {"noise_dim": {"lower": 1, "upper": 8, "scale": 1},
          "gen_layersize": {"lower": 1, "upper": 4, "scale": 8}}
 
 
-def ganhpo_run(tmp_path, model, data, fixed=None):
+def write_experiment(tmp_path, model, data, fixed=None) -> Path:
     spec = {"name": f"{model}_root", "trial": "models.trial:run_trial", "model": model,
             "data": {**data, "validation": 100, "steps_per_epoch": 2}, "fixed": fixed or {},
             "epochs": 1, "trials": 1, "budget": 2, "max_pending": 1, "seed": 1,
             "optimizer": {"name": "rbf", "n_initial": 2}, "space": SPACE}
     (tmp_path / "exp.yaml").write_text(yaml.safe_dump(spec))
+    return tmp_path / "exp.yaml"
+
+
+def ganhpo_run(tmp_path, model, data, fixed=None):
+    """`ganhpo run exp.yaml` in a fresh interpreter, from the directory holding the data."""
+    write_experiment(tmp_path, model, data, fixed)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", "exp.yaml", "--store",
                            "s.zarr", "--workers", "1", "--quiet"], cwd=tmp_path, env=env,
@@ -218,12 +225,21 @@ def test_dimuon_search_runs_on_a_nanoaod_style_root_file(tmp_path):
     nano_file(tmp_path / "nano.root", n=600)
     data = {"path": "nano.root", "tree": "Events", "columns": NANO}
     assert_search_finished(ganhpo_run(tmp_path, "dimuon", data, {"variant": "mlp"}), tmp_path)
-    # a wrong branch in the mapping stops the run before any cluster: one line, naming all
-    bad = ganhpo_run(tmp_path, "dimuon", {**data, "columns": {**NANO, "eta": "Muon_etaa"}})
-    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
-    assert ("ganhpo: error: field 'data': dimuon data file nano.root: TTree 'Events': column 'eta'"
-            " = 'Muon_etaa' uses branch 'Muon_etaa', which the tree lacks; did you mean Muon_eta"
-            in bad.stderr and "branches there: nMuon, Muon_pt, Muon_eta, Muon_phi" in bad.stderr)
+
+
+def test_a_wrong_branch_stops_ganhpo_run_before_any_cluster_with_one_line(tmp_path, capsys,
+                                                                          monkeypatch):
+    nano_file(tmp_path / "nano.root", n=50)
+    data = {"path": "nano.root", "tree": "Events", "columns": {**NANO, "eta": "Muon_etaa"}}
+    write_experiment(tmp_path, "dimuon", data, {"variant": "mlp"})
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "exp.yaml", "--store", "s.zarr", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not (tmp_path / "s.zarr").exists()
+    assert err.startswith("ganhpo: error: field 'data': dimuon data file nano.root: TTree 'Events': "
+                          "column 'eta' = 'Muon_etaa' uses branch 'Muon_etaa', which the tree "
+                          "lacks; did you mean Muon_eta"), err
+    assert "branches there: nMuon, Muon_pt, Muon_eta, Muon_phi" in err
 
 
 @pytest.mark.slow
