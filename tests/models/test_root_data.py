@@ -16,6 +16,7 @@ from models.data.cache import file_options, freeze
 from models.data.dimuon import M_MU, generate_events, load_dimuon
 from models.data.hadronization import generate_clusters, load_hadronization
 from models.data.kinematics import from_pt_eta_phi
+from models.trial import check_data
 from orchestrator.cli import main
 from orchestrator.store import DONE, read_store
 
@@ -254,3 +255,25 @@ def test_hadronization_search_runs_on_a_root_file_with_its_own_branch_names(tmp_
                **{f"hadron_{k}": f"pi0_{k.lower()}" for k in ("E", "px", "py", "pz")}}
     data = {"path": "clusters.root", "tree": "clusters", "columns": columns}
     assert_search_finished(ganhpo_run(tmp_path, "hadronization", data), tmp_path)
+
+
+def test_the_example_mapping_reads_what_data_make_writes(tmp_path):
+    spec = yaml.safe_load((ROOT / "examples" / "dimuon_root.yaml").read_text())
+    path = make_dataset("dimuon", tmp_path / spec["data"]["path"], 120, seed=2, progress=False)
+    data = {**spec["data"], "path": str(path)}
+    check_data("dimuon", data)
+    table = load_dimuon(path, **file_options(dict(freeze(data))))
+    assert np.array_equal(table, generate_events(120, 2).astype(np.float32))
+
+
+def test_the_preflight_check_reads_no_events_and_knows_only_its_families(tmp_path):
+    path, _, _ = nano_file(tmp_path / "nano.root", n=20)
+    with pytest.raises(ValueError, match=r"hadronization data file \S+nano.root: columns \['E'\]"):
+        check_data("hadronization", {"path": str(path), "columns": {"E": "run"}})
+    with pytest.raises(ValueError, match=r"dimuon data file \S+gone.txt: no such file"):
+        check_data("dimuon", {"path": str(tmp_path / "gone.txt")})
+    with pytest.raises(ValueError, match=r"nonfinite='keep'; use 'refuse' or 'drop'"):
+        check_data("dimuon", {"path": str(path), "tree": "Events", "nonfinite": "keep"})
+    assert check_data("dimuon", {"path": str(path), "tree": "Events", "columns": NANO}) is None
+    assert check_data("calo3d", {"path": str(tmp_path / "gone.h5")}) is None  # its loader checks
+    assert check_data("dimuon", {"events": 100}) is None                      # synthetic data
