@@ -248,12 +248,13 @@ def test_hadronization_search_runs_on_a_root_file_with_its_own_branch_names(tmp_
     c = generate_clusters(600, 7)
     pions = c["pions"]
     branches = {f"clus_{k}": c["input_4vec"][:, i] for i, k in enumerate(("e", "px", "py", "pz"))}
+    branches["clus_e"][[1, 2, 3]] = np.nan  # dropped, as the experiment asks
     branches["pi0"] = ak.zip({k: ak.from_regular(ak.Array(pions[..., i]), axis=1)
                               for i, k in enumerate(("e", "px", "py", "pz"))})
     write_tree(tmp_path / "clusters.root", branches, name="clusters")
     columns = {"E": "clus_e", "px": "clus_px", "py": "clus_py", "pz": "clus_pz",
                **{f"hadron_{k}": f"pi0_{k.lower()}" for k in ("E", "px", "py", "pz")}}
-    data = {"path": "clusters.root", "tree": "clusters", "columns": columns}
+    data = {"path": "clusters.root", "tree": "clusters", "columns": columns, "nonfinite": "drop"}
     assert_search_finished(ganhpo_run(tmp_path, "hadronization", data), tmp_path)
 
 
@@ -277,3 +278,12 @@ def test_the_preflight_check_reads_no_events_and_knows_only_its_families(tmp_pat
     assert check_data("dimuon", {"path": str(path), "tree": "Events", "columns": NANO}) is None
     assert check_data("calo3d", {"path": str(tmp_path / "gone.h5")}) is None  # its loader checks
     assert check_data("dimuon", {"events": 100}) is None                      # synthetic data
+
+
+def test_ganhpo_data_make_writes_root(tmp_path, capsys):
+    out = tmp_path / "h.root"
+    assert main(["data", "make", "hadronization", "--events", "40", "--seed", "3", "-o", str(out),
+                 "--quiet"]) == 0
+    assert "wrote 40 hadronization events" in capsys.readouterr().out
+    assert np.array_equal(load_hadronization(out)["input_4vec"],
+                          generate_clusters(40, 3)["input_4vec"].astype(np.float32))
