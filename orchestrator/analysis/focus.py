@@ -56,21 +56,21 @@ def _real_within(p: Real, lo: float, hi: float) -> Real:
 
 
 def _around_best(space: SearchSpace, center: dict, eps: float, real_eps: float) -> SearchSpace:
-    widths = {}
+    """Lattices and categoricals through SearchSpace.focus; reals here, so that a zero or tiny
+    width stays a valid range inside the original one (Real.focus does not guarantee that)."""
+    grid = {n: p for n, p in space.params.items() if not isinstance(p, Real)}
+    widths = {n: float(eps) / (p.n_levels - 1) if isinstance(p, Lattice) and p.n_levels > 1
+              else 0.0 for n, p in grid.items()}
+    focused = SearchSpace(grid).focus({n: center[n] for n in grid}, widths).params if grid else {}
+    out = {}
     for n, p in space.params.items():
-        if isinstance(p, Lattice):
-            widths[n] = float(eps) / (p.n_levels - 1) if p.n_levels > 1 else 0.0
-        elif isinstance(p, Real):
-            widths[n] = float(real_eps)
+        if isinstance(p, Real):
+            u = p.encode(center[n])
+            out[n] = _real_within(p, min(center[n], p.decode(u - real_eps)),
+                                  max(center[n], p.decode(u + real_eps)))
         else:
-            widths[n] = 0.0
-    sub = space.focus(center, widths)
-    for n, p in space.params.items():
-        if isinstance(p, Real):  # keep reals strictly inside the original range
-            q = sub.params[n]
-            sub.params[n] = _real_within(p, q.low, q.high)
-            sub.params[n].name = n
-    return sub
+            out[n] = focused[n]
+    return SearchSpace(out)
 
 
 def _spanned(space: SearchSpace, rows: np.ndarray) -> SearchSpace:
