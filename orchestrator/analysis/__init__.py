@@ -1,11 +1,12 @@
 """Reading a finished (or running) search: summaries, figures, sensitivity, Pareto front, focus."""
 
+from orchestrator.analysis import figures
 from orchestrator.analysis.focus import derive_focus_space, focus_experiment
 from orchestrator.analysis.pareto import non_dominated, pareto, select_best
 from orchestrator.analysis.sensitivity import sensitivity
 from orchestrator.analysis.summary import failures, report, top_architectures
 
-__all__ = ["derive_focus_space", "failures", "focus_experiment", "non_dominated", "pareto",
+__all__ = ["derive_focus_space", "failures", "figures", "focus_experiment", "non_dominated", "pareto",
            "report", "select_best", "sensitivity", "top_architectures", "write_report"]
 
 

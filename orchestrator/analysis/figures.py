@@ -8,6 +8,7 @@ state, so they are safe in threads and notebooks); ``save`` writes ``name.png`` 
 from __future__ import annotations
 
 import functools
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -65,7 +66,10 @@ def threshold_of(snap: Snapshot, threshold: float | None = None) -> float:
 
 
 def _empty(fig: Figure, ax, text: str) -> Figure:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=16)
+    ax.text(0.5, 0.5, textwrap.fill(text, 50), ha="center", va="center", transform=ax.transAxes,
+            fontsize=16)
+    ax.set_xticks([])
+    ax.set_yticks([])
     return fig
 
 
@@ -172,6 +176,9 @@ def marginals(snap: Snapshot, threshold: float | None = None, per_row: int = 3) 
         hist = fig.add_subplot(grid[2 * r + 1, c], sharex=top)
         p = space.params[name]
         v = _values(space, snap, name, idx)
+        if not len(idx):
+            top.text(0.5, 0.5, "no finished architecture\nwith a metric yet", ha="center",
+                     va="center", transform=top.transAxes, fontsize=12)
         top.scatter(v[~good], mean[~good], s=15, alpha=0.5, color="tab:blue", label="finished")
         top.scatter(v[good], mean[good], s=20, alpha=0.9, color=HIGHLIGHT,
                     label=f"mean <= {cut:.4g}")
@@ -239,7 +246,7 @@ def pareto_plot(snap: Snapshot, best: dict | None = None) -> Figure:
 @hep_style
 def importance(result: dict) -> Figure:
     """First-order and total Sobol indices with their bootstrap confidence intervals."""
-    fig = Figure(figsize=(10, 1.5 + 0.8 * max(1, len(result.get("names", [])))))
+    fig = Figure(figsize=(10, max(4.0, 1.5 + 0.8 * len(result.get("names", [])))))
     ax = fig.subplots()
     if "skipped" in result:
         return _empty(fig, ax, result["skipped"])
