@@ -1,8 +1,9 @@
 """Static figures of a search (matplotlib, Agg, mplhep's ROOT style), saved as PNG and PDF.
 
-Each builder takes a store ``Snapshot`` and returns a ``matplotlib.figure.Figure`` (no pyplot
-state, so they are safe in threads and notebooks); ``save`` writes ``name.png`` beside
-``name.pdf``.
+Each builder takes a store ``Snapshot`` and returns a ``matplotlib.figure.Figure`` drawn by an
+Agg canvas, never through pyplot: no display is needed, no global backend is switched (a
+notebook's inline backend keeps working, and shows the returned figures), and builders are safe
+in threads. ``save`` writes ``name.png`` beside ``name.pdf``.
 """
 
 from __future__ import annotations
@@ -12,18 +13,17 @@ import textwrap
 from pathlib import Path
 
 import matplotlib
+import matplotlib.colors
+import matplotlib.style
+import mplhep
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.style  # noqa: E402
-import mplhep  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from orchestrator.analysis.pareto import non_dominated, objectives  # noqa: E402
-from orchestrator.analysis.summary import completion_order, finished, n_initial  # noqa: E402
-from orchestrator.space import Categorical, Lattice, Real, SearchSpace  # noqa: E402
-from orchestrator.store import STAGES, Snapshot  # noqa: E402
+from orchestrator.analysis.pareto import non_dominated, objectives
+from orchestrator.analysis.summary import completion_order, finished, n_initial
+from orchestrator.space import Categorical, Lattice, Real, SearchSpace
+from orchestrator.store import STAGES, Snapshot
 
 __all__ = ["GOOD_QUANTILE", "convergence", "importance", "marginals", "mean_std", "pareto_plot",
            "save", "threshold_of"]
@@ -46,14 +46,23 @@ def hep_style(build):
     return wrapper
 
 
+def _figure(width: float, height: float) -> Figure:
+    """A figure on its own Agg canvas."""
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig
+
+
 def save(fig: Figure, outdir: str | Path, name: str) -> list[Path]:
     """Write ``name.png`` and ``name.pdf`` into ``outdir``; returns both paths."""
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = [outdir / f"{name}.png", outdir / f"{name}.pdf"]
     with matplotlib.style.context(STYLE):
+        # the tight box once for both files: bbox_inches="tight" would measure every text twice
+        box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.1)
         for p in paths:
-            fig.savefig(p, dpi=DPI, bbox_inches="tight")
+            fig.savefig(p, dpi=DPI, bbox_inches=box)
     return paths
 
 
@@ -76,7 +85,7 @@ def _empty(fig: Figure, ax, text: str) -> Figure:
 @hep_style
 def convergence(snap: Snapshot) -> Figure:
     """Each architecture's mean in tell order, the best-so-far line, the end of the design."""
-    fig = Figure(figsize=(10, 7))
+    fig = _figure(10, 7)
     ax = fig.subplots()
     order = completion_order(snap)
     mean = snap.arch_mean_std()[0][order] if len(order) else np.zeros(0)
@@ -133,7 +142,7 @@ def mean_std(snap: Snapshot, colour_by: str | None = None) -> Figure:
     colour_by = colour_by or space.names[0]
     if colour_by not in space.names:
         raise ValueError(f"colour_by {colour_by!r} is not a hyperparameter; use one of {space.names}")
-    fig = Figure(figsize=(10, 8))
+    fig = _figure(10, 8)
     ax = fig.subplots()
     idx, mean, std = finished(snap)
     ax.set_xlabel("mean metric over trials (lower is better)")
@@ -165,7 +174,7 @@ def marginals(snap: Snapshot, threshold: float | None = None, per_row: int = 3) 
     cut = threshold_of(snap, threshold)
     rows = -(-space.dim // per_row)
     cols = min(per_row, space.dim)
-    fig = Figure(figsize=(6 * cols, 7 * rows))
+    fig = _figure(6 * cols, 7 * rows)
     grid = fig.add_gridspec(2 * rows, cols, height_ratios=[2, 1] * rows, hspace=0.35, wspace=0.3)
     idx, mean, _ = finished(snap)
     every = np.arange(snap.n)
@@ -216,7 +225,7 @@ def _bins(p, n: int = 20) -> np.ndarray:
 def pareto_plot(snap: Snapshot, best: dict | None = None) -> Figure:
     """Mean against std, model size as colour, the non-dominated architectures outlined."""
     idx, f, names = objectives(snap)
-    fig = Figure(figsize=(10, 8))
+    fig = _figure(10, 8)
     ax = fig.subplots()
     ax.set_xlabel("mean metric over trials (lower is better)")
     ax.set_ylabel("std of the metric over trials")
@@ -246,7 +255,7 @@ def pareto_plot(snap: Snapshot, best: dict | None = None) -> Figure:
 @hep_style
 def importance(result: dict) -> Figure:
     """First-order and total Sobol indices with their bootstrap confidence intervals."""
-    fig = Figure(figsize=(10, max(4.0, 1.5 + 0.8 * len(result.get("names", [])))))
+    fig = _figure(10, max(4.0, 1.5 + 0.8 * len(result.get("names", []))))
     ax = fig.subplots()
     if "skipped" in result:
         return _empty(fig, ax, result["skipped"])

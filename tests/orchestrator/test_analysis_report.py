@@ -69,6 +69,7 @@ def test_report_page_has_every_figure_and_the_summary(tmp_path, capsys):
     assert "lower is better" in page and "RuntimeError: diverged at epoch" in page
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n, failing", [(5, False), (2, True), (0, False)])
 def test_few_or_no_finished_runs_still_give_a_page_and_say_why(tmp_path, capsys, n, failing):
     store = tmp_path / "s.zarr"
