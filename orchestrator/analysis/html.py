@@ -97,6 +97,12 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
+def _params(params: dict) -> str:
+    """A point for display: floats to 4 significant digits."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in params.items())
+
+
 def _g(x, fmt: str = ".5g") -> str:
     return "-" if x is None else format(x, fmt)
 
@@ -111,11 +117,11 @@ def _page(s: dict, captions: dict[str, str]) -> str:
         b = s["best"]
         parts.append(f"<h2>Best architecture (rule: {esc(b['rule'])})</h2><p>#{b['arch']}: "
                      f"mean {_g(b['mean'])} +- {_g(b['std'], '.2g')} ({esc(b['why'])})<br>"
-                     f"<code>{esc(json.dumps(b['params']))}</code></p>")
+                     f"<code>{esc(_params(b['params']))}</code></p>")
     parts.append(f"<h2>Top {len(s['top'])} of {s['finished_with_metric']}</h2>" + _table(
         ["arch", "mean", "std", "ok", "failed", "n_params", "parameters"],
         [[r["arch"], _g(r["mean"]), _g(r["std"], ".2g"), r["done"], r["failed"], r["n_params"],
-          json.dumps(r["params"])] for r in s["top"]]))
+          _params(r["params"])] for r in s["top"]]))
     imp = s["importance"]
     parts.append("<h2>Importance</h2>")
     if "skipped" in imp:
@@ -123,7 +129,8 @@ def _page(s: dict, captions: dict[str, str]) -> str:
     else:
         order = [imp["names"].index(n) for n in imp["ranking"]]
         parts.append(f"<p>Surrogate: {esc(imp['surrogate'])}; fitted kernel "
-                     f"<code>{esc(imp.get('kernel', ''))}</code>; {imp['n_points']} points.</p>")
+                     f"<code>{esc(imp.get('kernel', ''))}</code>; fitted on {imp['n_points']} of "
+                     f"{imp.get('n_finished', imp['n_points'])} finished architectures.</p>")
         parts.append(_table(["hyperparameter", "S1", "+-", "ST", "+-"],
                             [[imp["names"][i], _g(imp["S1"][i], ".3f"), _g(imp["S1_conf"][i], ".3f"),
                               _g(imp["ST"][i], ".3f"), _g(imp["ST_conf"][i], ".3f")] for i in order]))

@@ -21,6 +21,7 @@ from orchestrator.store import Snapshot
 
 __all__ = ["SURROGATE", "fit_surrogate", "sensitivity", "unit_design"]
 
+MAX_POINTS = 250  # the GP fit is O(n^3) per optimiser step: larger stores are subsampled
 SURROGATE = ("Gaussian process (scikit-learn): constant x anisotropic Matern-5/2 + white noise, "
              "normalised targets, on unit-cube parameters (categoricals and lattices treated as "
              "continuous coordinates)")
@@ -55,7 +56,7 @@ def sensitivity(snap: Snapshot, n_base: int = 512, resamples: int = 200, seed: i
     """Sobol indices per hyperparameter, ranked by total index; ``skipped`` says why if not run.
 
     Needs at least d + 2 finished architectures and a metric that varies; otherwise returns
-    ``{"skipped": reason}``. ``n_base`` (a power of two) sets the Sobol sample size
+    ``{"skipped": reason}``. The GP is fitted on at most MAX_POINTS of them (a seeded subsample). ``n_base`` (a power of two) sets the Sobol sample size
     ``n_base * (2d + 2)`` evaluated on the surrogate.
     """
     from SALib.analyze import sobol as sobol_analyze
@@ -72,6 +73,10 @@ def sensitivity(snap: Snapshot, n_base: int = 512, resamples: int = 200, seed: i
         return {"names": names, "ranking": names, "S1": [1.0], "S1_conf": [0.0], "ST": [1.0],
                 "ST_conf": [0.0], "S2": [[None]], "S2_conf": [[None]], "n_points": len(y),
                 "surrogate": "none needed: one hyperparameter carries all the variance"}
+    n_total = len(y)
+    if n_total > MAX_POINTS:  # a seeded uniform subsample keeps the design's coverage
+        keep = np.sort(np.random.default_rng(seed).choice(n_total, MAX_POINTS, replace=False))
+        x, y = x[keep], y[keep]
     gp = fit_surrogate(x, y, seed)
     problem = {"num_vars": d, "names": names, "bounds": [[0.0, 1.0]] * d}
     with warnings.catch_warnings():
@@ -85,7 +90,7 @@ def sensitivity(snap: Snapshot, n_base: int = 512, resamples: int = 200, seed: i
             "S1": out["S1"].tolist(), "S1_conf": out["S1_conf"].tolist(),
             "ST": out["ST"].tolist(), "ST_conf": out["ST_conf"].tolist(),
             "S2": _nan_to_none(s2), "S2_conf": _nan_to_none(out["S2_conf"]),
-            "n_points": len(y), "n_sample": len(sample), "surrogate": SURROGATE,
+            "n_points": len(y), "n_finished": n_total, "n_sample": len(sample), "surrogate": SURROGATE,
             "kernel": str(gp.kernel_), "conf_level": 0.95}
 
 

@@ -45,3 +45,16 @@ def test_too_few_runs_are_skipped_with_the_reason(tmp_path):
     assert set(out) == {"skipped"}
     assert "at least d + 2 = 8 finished architectures" in out["skipped"] and "has 7" in out["skipped"]
     assert np.isfinite(read_store(tmp_path / "s.zarr").arch_mean_std()[0]).all()
+
+
+def test_large_stores_are_fitted_on_a_seeded_subsample(tmp_path, monkeypatch):
+    import importlib
+
+    sens = importlib.import_module("orchestrator.analysis.sensitivity")  # the package re-exports
+    # a function of the same name, so `import ... as` would give the function
+
+    make_store(tmp_path / "s.zarr", n=60, seed=3)
+    monkeypatch.setattr(sens, "MAX_POINTS", 45)
+    out = sens.sensitivity(read_store(tmp_path / "s.zarr"), n_base=256)
+    assert out["n_points"] == 45 and out["n_finished"] == 60
+    assert out["ranking"][0] == "lr"
