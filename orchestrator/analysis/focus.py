@@ -124,7 +124,9 @@ def focus_experiment(path: str | Path, eps: float | None = None, budget: int | N
     if eps is None and threshold is None:
         eps = 2
     space = derive_focus_space(snap, eps=eps, threshold=threshold, real_eps=real_eps)
-    spec = {k: v for k, v in snap.experiment.items() if v is not None and k != "store"}
+    # the store path and any stage plan belong to the run that made the store, not to this one
+    spec = {k: v for k, v in snap.experiment.items()
+            if v is not None and k not in ("store", "stages")}
     spec.update(space=space.to_dict(), stage="focus",
                 name=f"{spec.get('name', 'experiment')}_focus")
     if budget:
