@@ -10,23 +10,17 @@ from orchestrator.store import DONE, FAILED, Snapshot, read_store
 __all__ = ["focus_experiment", "report", "top_architectures"]
 
 
-def _finished(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices of finished architectures with a finite mean, their means and stds."""
-    mean, std = snap.arch_mean_std()
-    idx = np.flatnonzero(snap.arch_done() & np.isfinite(mean))
-    return idx, mean[idx], std[idx]
-
-
 def top_architectures(snap: Snapshot, n: int = 10) -> list[dict]:
-    """The n best finished architectures by mean metric, with std and trial counts."""
+    """The n best finished architectures by mean metric, with std and trial counts; those with
+    fewer than the experiment's ``min_ok`` successful trials come after all that have enough."""
     space = SearchSpace(snap.experiment["space"])
-    idx, mean, std = _finished(snap)
+    mean, std = snap.arch_mean_std()
     rows = []
-    for k in np.argsort(mean)[:n]:
-        a = int(idx[k])
-        rows.append({"arch": a, "mean": float(mean[k]), "std": float(std[k]),
+    for a in snap.ranked()[:n].tolist():
+        rows.append({"arch": a, "mean": float(mean[a]), "std": float(std[a]),
                      "done": int(np.sum(snap.status[a] == DONE)),
                      "failed": int(np.sum(snap.status[a] == FAILED)),
+                     "diverged": int(np.sum(snap.diverged_at[a] >= 0)),
                      "params": space.from_row(snap.params[a])})
     return rows
 

@@ -223,12 +223,15 @@ class Search:
         a, t = self.keys.pop(future.key)
         if future.status != "finished":
             exc = result[1] if isinstance(result, tuple) and len(result) == 3 else result
-            result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            # e.g. KilledWorker: the worker and start time streamed from the trial stay as they are
+            result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                      "finished": time.time()}
         ok = result.get("status") == "done"
         for name in ("started", "finished"):
             if name in result:
                 self.store.set(name, (a, t), result[name])
-        self.store.set("worker", (a, t), self.store.worker_id(result.get("worker")))
+        if result.get("worker"):
+            self.store.set("worker", (a, t), self.store.worker_id(result["worker"]))
         self.store.set("metric", (a, t), float(result["metric"]) if ok else np.nan)
         self.store.set("best_epoch", (a, t), int(result.get("best_epoch", -1)))
         for epoch, value in result.get("curve", {}).items():  # authoritative; the stream may lag

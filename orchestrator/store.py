@@ -85,7 +85,7 @@ def _open_group(path: str | Path, mode: str) -> zarr.Group:
     return group
 
 
-def _errors_dict(text: np.ndarray) -> dict[str, str]:
+def errors_dict(text: np.ndarray) -> dict[str, str]:
     """The ``"arch/trial" -> text`` mapping of the non-empty entries of an ``error`` array."""
     return {f"{a}/{t}": str(text[a, t]) for a, t in zip(*np.nonzero(text != ""), strict=True)}
 
@@ -191,7 +191,7 @@ def read_store(path: str | Path, arrays: tuple[str, ...] | None = None) -> Snaps
         else:  # a format-1 store has no diverged_at: nothing diverged there
             data[name] = np.full((n, trials), -1, "i4")
     return Snapshot(str(path), attrs["experiment"], list(attrs["param_names"]), workers,
-                    _errors_dict(errors), float(attrs.get("created", 0.0)), data)
+                    errors_dict(errors), float(attrs.get("created", 0.0)), data)
 
 
 def _chunk_runs(chunks: set[int]) -> list[tuple[int, int]]:
@@ -271,7 +271,7 @@ class ResultsStore:
     @property
     def errors(self) -> dict[str, str]:
         """Error texts of failed trials, keyed ``"arch/trial"`` (built on demand)."""
-        return _errors_dict(self._mirror["error"][: self.n])
+        return errors_dict(self._mirror["error"][: self.n])
 
     def array(self, name: str) -> np.ndarray:
         """A read-only view of the mirror's first ``n`` rows."""
