@@ -196,8 +196,11 @@ class StoreReader:
         status = group["status"][lo:n]  # first, alone: see ROW_ARRAYS
         rest = sync(_read_slices(self.path, ROW_ARRAYS[1:], lo, n))
         workers, error = _store.read_texts(group, attrs, lo, n, status.shape[1])
+        diverged = (group["diverged_at"][lo:n] if "diverged_at" in group  # format 2 on
+                    else np.full(status.shape, -1, "i4"))
         out = {}
-        for name, fresh in zip((*ROW_ARRAYS, "error"), (status, *rest, error), strict=True):
+        for name, fresh in zip((*ROW_ARRAYS, "diverged_at", "error"),
+                               (status, *rest, diverged, error), strict=True):
             out[name] = np.concatenate([self._cache[name][:lo], fresh]) if lo else fresh
         finished = np.all(out["status"] >= DONE, axis=1)
         self._stable = int(np.argmin(finished)) if not finished.all() else n

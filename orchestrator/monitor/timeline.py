@@ -44,6 +44,10 @@ def timeline_data(data: MonitorData, statuses: tuple[int, ...]) -> dict[str, np.
     errors = np.full(len(a), "", object)
     for k in np.flatnonzero(codes == FAILED):
         errors[k] = first_line(data.error(int(a[k]), int(t[k])))
+    diverged = data.arrays.get("diverged_at")
+    if diverged is not None:
+        for k in np.flatnonzero((codes == DONE) & (diverged[a, t] >= 0)):
+            errors[k] = f"diverged at epoch {int(diverged[a[k], t[k]])}; kept its best epoch before"
     return {"worker": names[np.where(widx >= 0, widx, -1)], "left": left, "right": right,
             "arch": a.astype(float), "trial": t.astype(float), "status": _NAMES[codes],
             "metric": data.array("metric")[a, t], "error": errors, "colour": _COLOURS[codes]}

@@ -63,6 +63,7 @@ def store(tmp_path) -> ResultsStore:
             _write_trial(s, a, t, trial)
     s.set("epoch_metric", (3, 0, 0), 0.9)
     s.set("epoch_metric", (3, 0, 1), 0.8)
+    s.set("diverged_at", (0, 1), 7)
     s.flush()
     return s
 
@@ -157,6 +158,7 @@ def test_worker_timeline_intervals_failures_and_utilisation(reader):
     _eq(d["worker"], ["127.0.0.1:1000", "127.0.0.1:1001", "127.0.0.1:1001", "127.0.0.1:1000",
                       "127.0.0.1:1001", "127.0.0.1:1000"])
     assert d["error"][2] == "ValueError: boom 1/1"
+    assert d["error"][1] == "diverged at epoch 7; kept its best epoch before" and d["error"][0] == ""
     run = _data(tl.running)
     _eq(run["left"], [40])
     _eq(run["right"], [NOW])
@@ -293,3 +295,12 @@ def test_utilisation_counts_each_worker_over_its_own_lifetime(tmp_path):
     assert utilisation(data, since=20.0) == pytest.approx(50 / 60)
     assert most_at_once(np.array([0.0, 5, 25]), np.array([40.0, 25, 35])) == 2
     assert most_at_once(np.array([0.0, 10]), np.array([10.0, 18])) == 1  # back to back: one slot
+
+
+def test_monitor_reads_a_format_1_store():
+    from pathlib import Path
+
+    data = StoreReader(Path(__file__).parent / "data" / "format1.zarr", clock=lambda: NOW).read()
+    assert data.n == 3 and data.workers == ["tcp://w:0", "tcp://w:1", "tcp://w:9"]
+    assert data.error(1, 1).startswith("RuntimeError: lost in format 1")
+    assert (data.array("diverged_at") == -1).all()
