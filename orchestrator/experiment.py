@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,8 @@ class Experiment:
     name: str = "experiment"
     stage: str = "broad"
     penalty: float | None = None
+    min_ok: int | None = None
+    fail_fast: int = 3
     resources: dict | None = None
     cluster: dict = field(default_factory=dict)
 
@@ -105,6 +108,7 @@ def _check_types(spec: dict, source: str) -> None:
         if key in spec and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
             raise ExperimentError(f"{source}: field '{key}' must be a positive integer, got {value!r}; "
                                   f"e.g. {key}: {_EXAMPLES[key]}")
+    _check_failure_fields(spec, source)
     if "seed" in spec and not isinstance(spec["seed"], int):
         raise ExperimentError(f"{source}: field 'seed' must be an integer, got {spec['seed']!r}")
     for key in ("data", "fixed"):
@@ -124,6 +128,27 @@ def _check_types(spec: dict, source: str) -> None:
                               "e.g. trial: models.trial:run_trial")
     if spec.get("stage", "broad") not in ("broad", "focus"):
         raise ExperimentError(f"{source}: field 'stage' must be broad or focus, got {spec['stage']!r}")
+
+
+def _check_failure_fields(spec: dict, source: str) -> None:
+    """min_ok: 1..trials (or absent); fail_fast: an integer >= 0; penalty: a finite number."""
+    min_ok, trials = spec.get("min_ok"), spec.get("trials", 5)
+    if min_ok is not None and not (_is_int(min_ok) and 1 <= min_ok <= trials):
+        raise ExperimentError(f"{source}: field 'min_ok' must be an integer from 1 to trials "
+                              f"({trials}), got {min_ok!r}; e.g. min_ok: {min(2, trials)}")
+    fail_fast = spec.get("fail_fast", 3)
+    if not (_is_int(fail_fast) and fail_fast >= 0):
+        raise ExperimentError(f"{source}: field 'fail_fast' must be an integer >= 0 (0 disables), "
+                              f"got {fail_fast!r}; e.g. fail_fast: 3")
+    penalty = spec.get("penalty")
+    if penalty is not None and not (isinstance(penalty, (int, float)) and not isinstance(penalty, bool)
+                                    and math.isfinite(penalty)):
+        raise ExperimentError(f"{source}: field 'penalty' must be a finite number, got {penalty!r}; "
+                              "e.g. penalty: 10.0, or leave it out to derive it from the results")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _EXAMPLES = {"epochs": 20, "trials": 5, "budget": 100, "max_pending": 10}
