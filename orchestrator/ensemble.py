@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,8 @@ def run_ensemble(store: str, *, k: int = 8, arch: int | str = "best", out_dir: s
                "stage": STAGES[int(snap.stage[a])],
                "search_metric": [float(m) for m in snap.metric[a][snap.status[a] == DONE]],
                "members": [{"seed": m["seed"], "metric": m["metric"], "best_epoch": m["best_epoch"],
-                            "weights": m["weights"]} for m in members],
+                            "weights": os.path.relpath(m["weights"], out.resolve())}
+                           for m in members],
                "member_metric_mean": float(np.mean([m["metric"] for m in members])),
                "member_metric_std": float(np.std([m["metric"] for m in members], ddof=1))}
     (out / "ensemble.json").write_text(json.dumps(summary, indent=1))
