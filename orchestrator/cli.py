@@ -120,19 +120,35 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = args.output or f"runs/{exp.name}-compare"
     print(f"ganhpo: comparing {', '.join(methods)} on {exp.name}: {args.repeats} repeats x "
           f"{exp.budget} architectures, stores under {out}")
-    result = compare(exp, methods, args.repeats, out, workers=args.workers,
-                     progress=None if args.quiet else (lambda line: print(f"ganhpo: {line}")))
+    from orchestrator.cluster import connect, disconnect
+
+    client = connect(args, exp.cluster)  # None: compare starts a local cluster
+    try:
+        result = compare(exp, methods, args.repeats, out, client, workers=args.workers,
+                         progress=None if args.quiet else (lambda line: print(f"ganhpo: {line}")))
+    finally:
+        if client is not None:
+            disconnect(client)
     print(Path(out, "summary.md").read_text(), end="")
     print("ganhpo: wrote " + ", ".join(result["files"]))
     return 0
 
 
 def cmd_ensemble(args: argparse.Namespace) -> int:
+    from orchestrator.cluster import connect, disconnect
     from orchestrator.ensemble import run_ensemble
+    from orchestrator.store import check_store
 
+    if args.arch not in (None, "best") and not args.arch.isdigit():
+        raise ValueError(f"--arch {args.arch!r}: give an architecture index (e.g. 12) or best")
     arch = "best" if args.arch in (None, "best") else int(args.arch)
-    result = run_ensemble(args.store, k=args.k, arch=arch, out_dir=args.output,
-                          epochs=args.epochs, workers=args.workers)
+    client = connect(args, check_store(args.store)["experiment"].get("cluster") or {})
+    try:
+        result = run_ensemble(args.store, k=args.k, arch=arch, out_dir=args.output,
+                              epochs=args.epochs, client=client, workers=args.workers)
+    finally:
+        if client is not None:
+            disconnect(client)
     print(f"ganhpo: ensemble of {args.k} retrainings of architecture #{result['arch']} "
           f"{result['params']}")
     print("ganhpo: wrote " + ", ".join(result["files"]))
@@ -194,7 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--workers", type=int, help="local workers")
     cmp_.add_argument("-o", "--output", help="folder for stores, figure and table "
                       "(default runs/NAME-compare)")
+    cmp_.add_argument("--scheduler", help="address of a running Dask scheduler")
     cmp_.add_argument("--quiet", action="store_true")
+    add_cluster_arguments(cmp_)
     cmp_.set_defaults(func=cmd_compare)
 
     ens = sub.add_parser("ensemble", help="retrain one architecture K times; truth vs ensemble band")
@@ -204,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     ens.add_argument("--epochs", type=int, help="epochs per member (default: the store's)")
     ens.add_argument("--workers", type=int, help="local workers")
     ens.add_argument("-o", "--output", required=True, help="folder for figures and generators")
+    ens.add_argument("--scheduler", help="address of a running Dask scheduler")
+    add_cluster_arguments(ens)
     ens.set_defaults(func=cmd_ensemble)
 
     data = sub.add_parser("data", help="synthetic datasets in the real file formats")

@@ -130,11 +130,15 @@ def run_ensemble(store: str, *, k: int = 8, arch: int | str = "best", out_dir: s
 
         client = Client(make_cluster("local", workers=workers))
     try:
+        resources = exp.get("resources")
+        if resources is None:  # as the driver: one GPU per member when the workers declare GPUs
+            info = client.scheduler_info(n_workers=-1).get("workers", {}).values()
+            resources = {"GPU": 1} if any("GPU" in w.get("resources", {}) for w in info) else None
         futures = [client.submit(_call, member, params,
                                  {"model": exp.get("model", ""), "data": exp.get("data", {}),
                                   "epochs": epochs, "seed": s, "out_dir": str(gen_dir)},
                                  pure=False, key=f"ensemble-{a}-{i}-{s}",
-                                 resources=exp.get("resources") or None)
+                                 resources=resources or None)
                    for i, s in enumerate(seeds)]
         members = client.gather(futures)
     finally:
