@@ -15,7 +15,7 @@ from distributed import Client, LocalCluster
 from orchestrator.driver import run
 from orchestrator.experiment import Experiment, ExperimentError
 from orchestrator.space import SearchSpace
-from orchestrator.stages import _fallback_focus_space, parse_stages, stage_snapshot
+from orchestrator.stages import derive_focus_space, parse_stages, stage_snapshot
 from orchestrator.store import DONE, read_store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ def test_broad_then_focus_fill_one_store(client, tmp_path):
     assert np.isfinite(snap.epoch_metric[8:]).all()
     # the focus space was derived from the broad rows, recorded, and every focus row lies inside it
     focus = SearchSpace(snap.experiment["stages"][1]["space"])
-    assert focus == _fallback_focus_space(stage_snapshot(snap, "broad"), eps=3)
+    assert focus == derive_focus_space(stage_snapshot(snap, "broad"), eps=3)
     assert _inside(focus, snap, range(8, 13))
     assert not _inside(focus, snap, range(8))  # the broad stage spanned more than the focus space
     broad_mean = np.nanmean(snap.metric[:8], axis=1)
