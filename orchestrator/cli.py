@@ -1,4 +1,4 @@
-"""The `ganhpo` command: run | monitor | report | focus | data."""
+"""The `ganhpo` command: run | monitor | report | focus | compare | ensemble | data."""
 
 from __future__ import annotations
 
@@ -127,6 +127,51 @@ def cmd_focus(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from orchestrator.compare import compare
+
+    exp = load_experiment(args.experiment)
+    if args.budget:
+        exp.budget = args.budget
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    out = args.output or f"runs/{exp.name}-compare"
+    print(f"ganhpo: comparing {', '.join(methods)} on {exp.name}: {args.repeats} repeats x "
+          f"{exp.budget} architectures, stores under {out}")
+    from orchestrator.cluster import connect, disconnect
+
+    client = connect(args, exp.cluster)  # None: compare starts a local cluster
+    try:
+        result = compare(exp, methods, args.repeats, out, client, workers=args.workers,
+                         progress=None if args.quiet else (lambda line: print(f"ganhpo: {line}")))
+    finally:
+        if client is not None:
+            disconnect(client)
+    print(Path(out, "summary.md").read_text(), end="")
+    print("ganhpo: wrote " + ", ".join(result["files"]))
+    return 0
+
+
+def cmd_ensemble(args: argparse.Namespace) -> int:
+    from orchestrator.cluster import connect, disconnect
+    from orchestrator.ensemble import run_ensemble
+    from orchestrator.store import check_store
+
+    if args.arch not in (None, "best") and not args.arch.isdigit():
+        raise ValueError(f"--arch {args.arch!r}: give an architecture index (e.g. 12) or best")
+    arch = "best" if args.arch in (None, "best") else int(args.arch)
+    client = connect(args, check_store(args.store)["experiment"].get("cluster") or {})
+    try:
+        result = run_ensemble(args.store, k=args.k, arch=arch, out_dir=args.output,
+                              epochs=args.epochs, client=client, workers=args.workers)
+    finally:
+        if client is not None:
+            disconnect(client)
+    print(f"ganhpo: ensemble of {args.k} retrainings of architecture #{result['arch']} "
+          f"{result['params']}")
+    print("ganhpo: wrote " + ", ".join(result["files"]))
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
     from models.data import make_dataset
 
@@ -190,6 +235,30 @@ def build_parser() -> argparse.ArgumentParser:
     foc.add_argument("--budget", type=int, help="budget of the focus search (default: the store's)")
     foc.add_argument("-o", "--output", metavar="FILE", help="write the experiment YAML here")
     foc.set_defaults(func=cmd_focus)
+
+    cmp_ = sub.add_parser("compare", help="compare optimisers: R searches each, shared initial designs")
+    cmp_.add_argument("experiment", help="experiment YAML file (single-stage)")
+    cmp_.add_argument("--methods", default="random,gp,rbf", help="comma-separated optimiser names")
+    cmp_.add_argument("--repeats", type=int, default=3)
+    cmp_.add_argument("--budget", type=int, help="override the experiment's budget")
+    cmp_.add_argument("--workers", type=int, help="local workers")
+    cmp_.add_argument("-o", "--output", help="folder for stores, figure and table "
+                      "(default runs/NAME-compare)")
+    cmp_.add_argument("--scheduler", help="address of a running Dask scheduler")
+    cmp_.add_argument("--quiet", action="store_true")
+    add_cluster_arguments(cmp_)
+    cmp_.set_defaults(func=cmd_compare)
+
+    ens = sub.add_parser("ensemble", help="retrain one architecture K times; truth vs ensemble band")
+    ens.add_argument("store")
+    ens.add_argument("--k", type=int, default=8, help="number of retrainings")
+    ens.add_argument("--arch", default="best", help="architecture index, or best (default)")
+    ens.add_argument("--epochs", type=int, help="epochs per member (default: the store's)")
+    ens.add_argument("--workers", type=int, help="local workers")
+    ens.add_argument("-o", "--output", required=True, help="folder for figures and generators")
+    ens.add_argument("--scheduler", help="address of a running Dask scheduler")
+    add_cluster_arguments(ens)
+    ens.set_defaults(func=cmd_ensemble)
 
     data = sub.add_parser("data", help="synthetic datasets in the real file formats")
     data_sub = data.add_subparsers(dest="action", required=True)

@@ -26,7 +26,17 @@ from distributed import Client, Event, as_completed, get_worker
 from orchestrator.experiment import Experiment, ExperimentError
 from orchestrator.failures import FailFast, TellRules, common_errors, effective_min_ok
 from orchestrator.optimizers import OPTIMIZERS, Optimizer, SpaceExhausted, make_optimizer
-from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, check_store, read_store
+from orchestrator.space import SearchSpace
+from orchestrator.store import (
+    DONE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    STAGES,
+    ResultsStore,
+    check_store,
+    read_store,
+)
 
 __all__ = ["Result", "SearchFailed", "execute_trial", "run", "trial_seed"]
 
@@ -145,9 +155,14 @@ class Search:
 
     def __init__(self, experiment: Experiment, client: Client, store: ResultsStore,
                  optimizer: Optimizer,
-                 progress: Callable[[int, int, float | None], None] | None = None):
+                 progress: Callable[[int, int, float | None], None] | None = None,
+                 row_space: SearchSpace | None = None):
         self.exp, self.client, self.store, self.progress = experiment, client, store, progress
         self.opt = optimizer
+        # Stages (orchestrator/stages.py): rows are encoded in the store's own space, and this
+        # search owns only the architectures of its stage (budget, resume).
+        self.rows = row_space or experiment.space
+        self.stage = STAGES.index(experiment.stage)
         self.tag = uuid.uuid4().hex[:8]
         self.topic = f"ganhpo-{self.tag}"
         self.stop_name = f"ganhpo-stop-{self.tag}"
@@ -175,7 +190,7 @@ class Search:
         return max(2, math.ceil(n / self.exp.trials) + 1)
 
     def point(self, a: int) -> dict:
-        return self.exp.space.from_row(self.store.array("params")[a])
+        return self.rows.from_row(self.store.array("params")[a])
 
     def submit(self, a: int, t: int) -> None:
         """Submit trial t of architecture a as its own future."""
@@ -192,6 +207,8 @@ class Search:
         """Tell the optimiser every finished architecture; resubmit every unfinished trial."""
         status = self.store.array("status")
         for a in range(self.store.n):
+            if self.store.array("stage")[a] != self.stage:
+                continue
             if np.all(status[a] >= DONE):
                 self._tell(a)
                 continue
@@ -204,7 +221,8 @@ class Search:
 
     def propose(self) -> None:
         """Ask for enough architectures to keep max_pending in flight, within the budget."""
-        want = min(self.max_pending - len(self.open), self.exp.budget - self.store.n)
+        own = int(np.sum(self.store.array("stage") == self.stage))
+        want = min(self.max_pending - len(self.open), self.exp.budget - own)
         if want <= 0 or self.exhausted:
             return
         try:
@@ -214,7 +232,7 @@ class Search:
             self.exhausted = True
             return
         for point in points:
-            a = self.store.add_architecture(self.exp.space.to_row(point), self.exp.stage)
+            a = self.store.add_architecture(self.rows.to_row(point), self.exp.stage)
             for t in range(self.exp.trials):
                 self.submit(a, t)
 
@@ -399,6 +417,10 @@ def run(experiment: Experiment, client: Client | None = None, *, store: str | No
         workers: int | None = None,
         progress: Callable[[int, int, float | None], None] | None = None) -> Result:
     """Run (or resume) a search; without a client, on an embedded local Dask cluster."""
+    if experiment.stages:  # broad, then focus, into one store
+        from orchestrator.stages import run_stages
+
+        return run_stages(experiment, client, store=store, workers=workers, progress=progress)
     started = time.time()
     path = store or experiment.store or f"runs/{experiment.name}.zarr"
     optimizer = build_optimizer(experiment)  # bad optimiser settings fail before any store exists

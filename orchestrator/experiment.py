@@ -46,12 +46,19 @@ class Experiment:
     fail_fast: int = 3
     resources: dict | None = None
     cluster: dict = field(default_factory=dict)
+    stages: list | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.space, SearchSpace):
             self.space = SearchSpace(self.space)
         if isinstance(self.optimizer, str):
             self.optimizer = {"name": self.optimizer}
+        if self.stages:  # orchestrator/stages.py: epochs and budget follow from the stages
+            from orchestrator.stages import parse_stages
+
+            self.stages = parse_stages(self.stages, "experiment")
+            self.epochs = max(s["epochs"] for s in self.stages)
+            self.budget = sum(s["budget"] for s in self.stages)
 
     def to_dict(self) -> dict:
         """A JSON-able description (stored in the results store's attributes)."""
@@ -75,6 +82,15 @@ class Experiment:
             raise ExperimentError(f"{source}: field 'space' is missing; add e.g. "
                                   "space: {lr_gen: {lower: 1, upper: 200, scale: 5.0e-5}}")
         _check_types(spec, source)
+        if spec.get("stages"):
+            from orchestrator.stages import parse_stages
+
+            stages = parse_stages(spec["stages"], source)
+            for key, derived in (("epochs", max(s["epochs"] for s in stages)),
+                                 ("budget", sum(s["budget"] for s in stages))):
+                if key in spec and spec[key] != derived:
+                    raise ExperimentError(f"{source}: field '{key}' is {spec[key]!r} but the stages "
+                                          f"make it {derived}; remove '{key}' and set it per stage")
         try:
             space = SearchSpace(spec["space"] or {})
         except SpaceError as err:
