@@ -40,16 +40,34 @@ def _finite(values: dict) -> bool:
     return all(math.isfinite(float(v)) for v in values.values())
 
 
+def make_deterministic() -> None:
+    """Op determinism for this process (TensorFlow: deterministic kernels, one intra-op thread)."""
+    import keras
+
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # already initialised in this worker: the first trial set it
+            pass
+
+
 def run_trial(params: dict, *, model: str, data: dict, epochs: int, seed: int,
               report: Callable[[int, dict], None] | None = None,
-              save_weights: str | None = None) -> dict[str, Any]:
+              save_weights: str | None = None, deterministic: bool = False) -> dict[str, Any]:
     """Train one GAN of family ``model`` once; return its best-epoch metric (lower is better).
 
     A diverging run (NaN/inf loss or metric) stops early and returns ``status="failed"`` with
     the reason instead of raising, so the orchestrator records it and the worker lives on.
+    ``deterministic``: identical metrics for identical seeds, at a cost (docs/architecture.md).
     """
     import keras
 
+    if deterministic:
+        make_deterministic()
     start = time.perf_counter()
     keras.utils.set_random_seed(int(seed) % 2**32)
     trainer = load_family(model).make_trainer(dict(params), dict(data or {}), int(seed))

@@ -72,6 +72,10 @@ class TrialStopped(Exception):
     """Raised inside a trial's report() when the driver asked running trials to stop."""
 
 
+class SearchFailed(RuntimeError):
+    """The search stopped early because its first architectures all failed; the message says why."""
+
+
 def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
                   arch: int, index: int, stop: str | None = None) -> dict:
     """Run one trial on a worker; never raises: failures come back as ``status="failed"``."""
@@ -127,6 +131,8 @@ class Search:
         self.exhausted = False
         self.resources = self._resources()
         self.kwargs = {"model": experiment.model, "data": experiment.data, "epochs": experiment.epochs}
+        if experiment.deterministic:  # only then: trial functions without the keyword keep working
+            self.kwargs["deterministic"] = True
 
     def _resources(self) -> dict | None:
         if self.exp.resources is not None:

@@ -30,3 +30,8 @@ def slow_by_x0(params, *, model, data, epochs, seed, report=None):
     """Duration depends on x0: 10x longer for x0 > 0.5 (uneven trial durations)."""
     time.sleep(data["seconds"] * (10 if params["x0"] > 0.5 else 1))
     return noisy_hartmann(params, data={}, epochs=epochs, seed=seed, report=report)
+
+
+def always_raises(params, *, model, data, epochs, seed, report=None):
+    """A trial with a bug: raises the same error every time."""
+    raise RuntimeError("the trial always fails (simulated bug)")
