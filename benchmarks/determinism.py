@@ -41,21 +41,22 @@ def main() -> None:
     args = parser.parse_args()
     spec = yaml.safe_load(open(os.path.join(ROOT, "examples", "quickstart.yaml")))
     env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2",
-           "TF_NUM_INTRAOP_THREADS": str(os.cpu_count() or 1)}
+           "TF_NUM_INTRAOP_THREADS": str(os.cpu_count() or 1), "TF_NUM_INTEROP_THREADS": "1"}
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
           f"load {os.getloadavg()[0]:.1f}")
-    for mode in ("default", "deterministic"):
-        runs = []
-        for _ in range(2):  # two processes: determinism must also hold across processes
+    runs: dict[str, list[dict]] = {"default": [], "deterministic": []}
+    for _ in range(2):  # two processes per mode, interleaved so both see the same machine load
+        for mode in runs:
             proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(spec), mode,
                                    str(args.repeats)], env=env, capture_output=True, text=True,
                                   check=True, cwd=ROOT)
-            runs += json.loads(proc.stdout.strip().splitlines()[-1])
-        metrics = [r["metric"] for r in runs]
-        secs = statistics.median(r["seconds"] for r in runs)
+            runs[mode] += json.loads(proc.stdout.strip().splitlines()[-1])
+    for mode, done in runs.items():
+        metrics = [r["metric"] for r in done]
+        secs = statistics.median(r["seconds"] for r in done)
         print(f"{mode:14s} identical={len(set(metrics)) == 1} median {secs:.2f} s/trial "
               f"metrics {[f'{m:.6g}' for m in metrics]}")
-
+    print(f"# load at the end {os.getloadavg()[0]:.1f}")
 
 if __name__ == "__main__":
     main()

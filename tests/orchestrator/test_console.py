@@ -160,3 +160,17 @@ def test_a_signal_stops_cleanly_and_the_rerun_finishes_the_budget(tmp_path, sign
     final = read_store(store)
     assert final.n == 6 and (final.status == DONE).all()
     assert np.isin(kept, final.metric).all()  # finished trials were kept, not rerun
+
+
+def test_deterministic_is_a_boolean_field_passed_to_the_trial_only_when_set(tmp_path, capsys):
+    from orchestrator.experiment import Experiment, ExperimentError
+    from orchestrator.store import read_store as read
+
+    with pytest.raises(ExperimentError, match="field 'deterministic' must be true or false"):
+        Experiment.from_dict({"space": {"x0": [1, 2]}, "deterministic": "yes"})
+    # the trial rejects unknown keywords: it runs only if `deterministic=True` reaches it
+    exp = experiment(tmp_path, trial="tests.orchestrator.trials:needs_deterministic",
+                     deterministic=True, budget=2, trials=1)
+    store = tmp_path / "d.zarr"
+    assert main(["run", str(exp), "--store", str(store), "--workers", "1", "--quiet"]) == 0
+    assert (read(store).status == DONE).all()

@@ -35,3 +35,10 @@ def slow_by_x0(params, *, model, data, epochs, seed, report=None):
 def always_raises(params, *, model, data, epochs, seed, report=None):
     """A trial with a bug: raises the same error every time."""
     raise RuntimeError("the trial always fails (simulated bug)")
+
+
+def needs_deterministic(params, *, model, data, epochs, seed, deterministic, report=None):
+    """Fails unless the driver passed ``deterministic=True`` (the experiment's field)."""
+    if deterministic is not True:
+        raise RuntimeError(f"deterministic={deterministic!r}")
+    return noisy_hartmann(params, data=data, epochs=epochs, seed=seed, report=report)
