@@ -40,9 +40,21 @@ def _finite(values: dict) -> bool:
     return all(math.isfinite(float(v)) for v in values.values())
 
 
-def make_deterministic() -> None:
-    """Op determinism for this process (TensorFlow: deterministic kernels, one intra-op thread)."""
+def make_deterministic(seed: int) -> None:
+    """Reproducible trials in a shared process: op determinism (TensorFlow: deterministic
+    kernels, one thread per op) and a private source for Keras's unseeded initializer seeds.
+
+    Keras draws the seed of every initializer created without one from Python's global
+    ``random``; on a Dask worker the event-loop thread draws from it too (retry jitter, ...),
+    so the weights a seeded trial starts from depended on timing.
+    """
+    import random
+
     import keras
+    from keras.src.random import seed_generator
+
+    if hasattr(seed_generator, "python_random"):
+        seed_generator.python_random = random.Random(seed)
 
     if keras.config.backend() == "tensorflow":
         import tensorflow as tf
@@ -67,7 +79,7 @@ def run_trial(params: dict, *, model: str, data: dict, epochs: int, seed: int,
     import keras
 
     if deterministic:
-        make_deterministic()
+        make_deterministic(int(seed))
     start = time.perf_counter()
     keras.utils.set_random_seed(int(seed) % 2**32)
     trainer = load_family(model).make_trainer(dict(params), dict(data or {}), int(seed))
