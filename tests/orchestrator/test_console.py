@@ -112,13 +112,13 @@ def test_an_always_failing_trial_prints_its_error_and_exits_non_zero(tmp_path, c
     assert re.search(r"failed trials: \d+ of \d+", err), err
 
 
-def _spawn(args: list[str], ignore_sigint: bool = False) -> subprocess.Popen:
+def _spawn(args: list[str], ignore_sigint: bool = False, session: bool = False) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(REPO), "PYTHONWARNINGS": "default"}
     # a shell's background job starts with SIGINT ignored: the run must still handle it
     pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
     return subprocess.Popen([sys.executable, "-m", "orchestrator.cli", *args], cwd=REPO, env=env,
                             text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            preexec_fn=pre)
+                            preexec_fn=pre, start_new_session=session)
 
 
 def _wait_for_done_trials(store: Path, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -174,3 +174,21 @@ def test_deterministic_is_a_boolean_field_passed_to_the_trial_only_when_set(tmp_
     store = tmp_path / "d.zarr"
     assert main(["run", str(exp), "--store", str(store), "--workers", "1", "--quiet"]) == 0
     assert (read(store).status == DONE).all()
+
+
+@pytest.mark.slow
+def test_ctrl_c_to_the_whole_process_group_gives_no_worker_tracebacks(tmp_path):
+    """A terminal's Ctrl-C reaches every process of the group, the workers included."""
+    exp = experiment(tmp_path, budget=6, epochs=20, data={"epoch_seconds": 0.1})
+    store = tmp_path / "s.zarr"
+    proc = _spawn(["run", str(exp), "--store", str(store), "--workers", "2", "--quiet"],
+                  session=True)
+    try:
+        _wait_for_done_trials(store, proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        out = proc.communicate(timeout=90)[0]
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, out
+    assert "interrupted (SIGINT)" in out and not NOISE.search(out), out
+    assert read_store(store).n >= 1
