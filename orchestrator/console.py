@@ -94,6 +94,7 @@ def quiet_dask(log_file: Path | None) -> None:
     if log_file is None:
         return
     os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
+    log_file.parent.mkdir(parents=True, exist_ok=True)  # the store's directory, made anyway
     handler = logging.FileHandler(log_file, delay=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.captureWarnings(True)  # e.g. distributed's "Port 8787 is already in use"

@@ -104,8 +104,8 @@ def test_common_errors_count_first_lines():
 
 def test_an_always_failing_trial_prints_its_error_and_exits_non_zero(tmp_path, capsys):
     exp = experiment(tmp_path, trial="tests.orchestrator.trials:always_raises")
-    code = main(["run", str(exp), "--store", str(tmp_path / "s.zarr"), "--workers", "1",
-                 "--quiet"])
+    store = tmp_path / "new" / "dir" / "s.zarr"  # parents made by the run (its log lives there)
+    code = main(["run", str(exp), "--store", str(store), "--workers", "1", "--quiet"])
     err = capsys.readouterr().err
     assert code == 1, err
     assert "RuntimeError: the trial always fails (simulated bug)" in err
