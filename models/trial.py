@@ -59,9 +59,36 @@ def _finite(values: dict) -> bool:
     return all(math.isfinite(float(v)) for v in values.values())
 
 
+def make_deterministic(seed: int) -> None:
+    """Reproducible trials in a shared process: op determinism (TensorFlow: deterministic
+    kernels, one thread per op) and a private source for Keras's unseeded initializer seeds.
+
+    Keras draws the seed of every initializer created without one from Python's global
+    ``random``; on a Dask worker the event-loop thread draws from it too (retry jitter, ...),
+    so the weights a seeded trial starts from depended on timing.
+    """
+    import random
+
+    import keras
+    from keras.src.random import seed_generator
+
+    if hasattr(seed_generator, "python_random"):
+        seed_generator.python_random = random.Random(seed)
+
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # already initialised in this worker: the first trial set it
+            pass
+
+
 def run_trial(params: dict, *, model: str, data: dict, epochs: int, seed: int,
               report: Callable[[int, dict], None] | None = None,
-              save_weights: str | None = None) -> dict[str, Any]:
+              save_weights: str | None = None, deterministic: bool = False) -> dict[str, Any]:
     """Train one GAN of family ``model`` once; return its best-epoch metric (lower is better).
 
     A diverging run (NaN/inf loss or metric) stops there and keeps its best epoch before the
@@ -69,9 +96,12 @@ def run_trial(params: dict, *, model: str, data: dict, epochs: int, seed: int,
     ``diverged_at`` (the epoch that diverged), or ``status="failed"`` with the reason when no
     epoch before it is eligible. Nothing raises for divergence, so the worker lives on; with
     ``save_weights`` only a run that did not diverge saves its weights.
+    ``deterministic``: identical metrics for identical seeds, at a cost (docs/architecture.md).
     """
     import keras
 
+    if deterministic:
+        make_deterministic(int(seed))
     start = time.perf_counter()
     keras.utils.set_random_seed(int(seed) % 2**32)
     trainer = load_family(model).make_trainer(dict(params), dict(data or {}), int(seed))

@@ -175,6 +175,8 @@ class Search:
         self.exhausted = False
         self.resources = self._resources()
         self.kwargs = {"model": experiment.model, "data": experiment.data, "epochs": experiment.epochs}
+        if experiment.deterministic:  # only then: trial functions without the keyword keep working
+            self.kwargs["deterministic"] = True
 
     def _resources(self) -> dict | None:
         if self.exp.resources is not None:

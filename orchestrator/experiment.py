@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
 import math
 from dataclasses import dataclass, field, fields
@@ -47,6 +48,7 @@ class Experiment:
     resources: dict | None = None
     cluster: dict = field(default_factory=dict)
     stages: list | None = None
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.space, SearchSpace):
@@ -102,6 +104,22 @@ class Experiment:
                                   "keep each hyperparameter in one of them")
         return exp
 
+    def check_trial(self) -> None:
+        """Raise ExperimentError unless the trial function imports here and is callable."""
+        module, _, name = self.trial.partition(":")
+        try:
+            imported = importlib.import_module(module)
+        except Exception as err:  # noqa: BLE001 - any failure to import is the same user error
+            raise ExperimentError(f"field 'trial' {self.trial!r}: cannot import module {module!r} "
+                                  f"({type(err).__name__}: {err}); fix the path, or run from the "
+                                  "directory that holds it or install its package") from None
+        fn = getattr(imported, name, None)
+        if fn is None:
+            raise ExperimentError(f"field 'trial' {self.trial!r}: module {module!r} has no "
+                                  f"{name!r}; fix the function name")
+        if not callable(fn):
+            raise ExperimentError(f"field 'trial' {self.trial!r}: {name!r} is not a function")
+
     def check_resumable(self, stored: dict, where: str) -> None:
         """Raise unless a store written by experiment ``stored`` can be continued by this one."""
         mine = self.to_dict()
@@ -142,6 +160,9 @@ def _check_types(spec: dict, source: str) -> None:
     if not (isinstance(trial, str) and trial.count(":") == 1):
         raise ExperimentError(f"{source}: field 'trial' must be 'module:function', got {trial!r}; "
                               "e.g. trial: models.trial:run_trial")
+    if not isinstance(spec.get("deterministic", False), bool):
+        raise ExperimentError(f"{source}: field 'deterministic' must be true or false, "
+                              f"got {spec['deterministic']!r}")
     if spec.get("stage", "broad") not in ("broad", "focus"):
         raise ExperimentError(f"{source}: field 'stage' must be broad or focus, got {spec['stage']!r}")
 

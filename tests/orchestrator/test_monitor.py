@@ -304,3 +304,23 @@ def test_monitor_reads_a_format_1_store():
     assert data.n == 3 and data.workers == ["tcp://w:0", "tcp://w:1", "tcp://w:9"]
     assert data.error(1, 1).startswith("RuntimeError: lost in format 1")
     assert (data.array("diverged_at") == -1).all()
+
+def test_every_document_gets_its_own_models_and_reads_off_the_event_loop(store, reader):
+    import asyncio
+    import threading
+
+    from bokeh.document import Document
+
+    from orchestrator.monitor.page import make_document
+
+    docs = [Document() for _ in range(3)]  # tabs, reloads and sessions share one reader
+    pages = [make_document(doc, reader=reader) for doc in docs]
+    ids = [{m.id for m in doc.models} for doc in docs]
+    assert not (ids[0] & ids[1]) and not (ids[1] & ids[2])
+    threads = []
+    read = reader.read
+    reader.read = lambda: (threads.append(threading.get_ident()), read())[1]
+    for page in pages:
+        asyncio.run(page.refresh_async())
+        assert page.header.values["archs"] == 4 and page.problem.text == ""
+    assert threads and threading.get_ident() not in threads

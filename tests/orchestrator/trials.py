@@ -58,3 +58,14 @@ def diverges(params, *, model, data, epochs, seed, report=None):
 def always_fails(params, *, model, data, epochs, seed, report=None):
     """Every trial raises the same error (a broken trial function)."""
     raise ValueError("no such column 'energy' in the input file")
+
+def always_raises(params, *, model, data, epochs, seed, report=None):
+    """A trial with a bug: raises the same error every time."""
+    raise RuntimeError("the trial always fails (simulated bug)")
+
+
+def needs_deterministic(params, *, model, data, epochs, seed, deterministic, report=None):
+    """Fails unless the driver passed ``deterministic=True`` (the experiment's field)."""
+    if deterministic is not True:
+        raise RuntimeError(f"deterministic={deterministic!r}")
+    return noisy_hartmann(params, data=data, epochs=epochs, seed=seed, report=report)
