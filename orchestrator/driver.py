@@ -139,6 +139,7 @@ class Search:
         self.exhausted = False
         self.asking: Future | None = None
         self.totals: dict | None = None  # worker totals from the SlotWatcher
+        self.totals_at = -math.inf  # the scheduler's timestamp of those totals
         self.watcher: str | None = None
         self.polled = 0.0
         self.trial_seconds = [0.0, 0]  # sum and count of finished trials' durations
@@ -153,11 +154,14 @@ class Search:
 
     def _watch_slots(self) -> None:
         """Follow worker totals through a scheduler plugin (or, failing that, by polling)."""
-        self.client.subscribe_topic(self.slot_topic, lambda event: self.events.put(("slots", event[1])))
+        self.client.subscribe_topic(self.slot_topic, lambda event: self.events.put(("slots", event)))
         name = f"ganhpo-slots-{self.tag}"
         try:
             self.client.register_plugin(SlotWatcher(self.slot_topic), name=name)
             self.watcher = name
+            # the first totals may be published before the subscription reached the scheduler
+            for event in self.client.get_events(self.slot_topic)[-1:]:
+                self.events.put(("slots", event))
         except Exception as err:  # noqa: BLE001 - e.g. a scheduler that cannot import ganhpo
             log.warning("slot watcher not registered on the scheduler (%s: %s); polling worker "
                         "totals every %.0f s instead", type(err).__name__, err, SLOT_POLL_SECONDS)
@@ -359,9 +363,9 @@ class Search:
             while True:
                 if kind == "epoch":
                     self.on_epoch(msg)
-                elif kind == "slots":
-                    changed = changed or msg != self.totals
-                    self.totals = msg
+                elif kind == "slots" and msg[0] >= self.totals_at:  # (timestamp, totals)
+                    changed = changed or msg[1] != self.totals
+                    self.totals, self.totals_at = msg[1], msg[0]
                 kind, msg = self.events.get_nowait()
         except queue.Empty:
             pass
