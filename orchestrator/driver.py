@@ -39,7 +39,8 @@ from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, che
 __all__ = ["Result", "execute_trial", "run", "trial_seed"]
 
 log = logging.getLogger("ganhpo")
-FLUSH_SECONDS = 1.0
+FLUSH_SECONDS = 1.0  # the store is flushed at least this often
+FLUSH_MIN_SECONDS = 0.2  # and at most this often: flush cost does not grow with completion rate
 SLOT_POLL_SECONDS = 5.0  # only when the scheduler plugin cannot be registered
 
 
@@ -322,7 +323,7 @@ class Search:
             self.resume()
             self.propose()
             self.store.flush()
-            last_flush = time.monotonic()
+            last_flush, dirty = time.monotonic(), False
             while self.open or self.asking is not None:
                 self.opt.check()  # an optimiser error surfaces here, in the loop's thread
                 batch = self.completed.next_batch(block=False)
@@ -336,9 +337,10 @@ class Search:
                 if self.watcher is None and time.monotonic() - self.polled > SLOT_POLL_SECONDS:
                     self._poll_slots()
                     self.propose()
-                if batch or submitted or time.monotonic() - last_flush > FLUSH_SECONDS:
+                dirty = dirty or bool(batch or submitted)
+                if flush_due(dirty, time.monotonic() - last_flush):
                     self.store.flush()
-                    last_flush = time.monotonic()
+                    last_flush, dirty = time.monotonic(), False
             self.opt.close(wait=True)  # the last tells are applied; their errors surface
         except BaseException:
             Event(self.stop_name, client=self.client).set()
@@ -370,6 +372,11 @@ class Search:
         except queue.Empty:
             pass
         return changed
+
+
+def flush_due(dirty: bool, since: float) -> bool:
+    """Whether the loop flushes now: new results at most every 0.2 s, anything every 1 s."""
+    return (dirty and since >= FLUSH_MIN_SECONDS) or since >= FLUSH_SECONDS
 
 
 def build_optimizer(exp: Experiment) -> Optimizer:
