@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from orchestrator.driver import run
+from orchestrator.driver import Search, build_optimizer, run
 from orchestrator.experiment import Experiment
 from orchestrator.optimizers import OPTIMIZERS, RandomSearch
-from orchestrator.store import DONE, read_store
+from orchestrator.store import DONE, ResultsStore, read_store
 
 SPACE = {f"x{i}": {"lower": 0, "upper": 50, "scale": 0.02} for i in range(6)}
 
@@ -74,6 +74,25 @@ def test_slots_fill_within_two_seconds_of_workers_joining(tmp_path, processes, w
     late = full - max(joined)
     assert late < 2.0, f"{slots} trials in flight only {late:.2f} s after the last worker joined " \
         f"(joined {np.array(joined) - joined[0]}, started {np.sort(snap.started.ravel()) - joined[0]})"
+
+
+def test_an_adaptive_cluster_is_given_work_for_its_maximum(tmp_path):
+    exp = experiment(budget=8, data={"epoch_seconds": 0.7})
+    with LocalCluster(n_workers=0, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        search = Search(exp, client, ResultsStore.create(tmp_path / "s.zarr", exp.to_dict(),
+                                                         exp.space.names, exp.trials, exp.epochs),
+                        build_optimizer(exp))
+        search._watch_slots()
+        assert search.slots == 0 and search.wanted() == 1  # a fixed empty cluster: one queued
+        # as orchestrator.cluster.batch adapts: a worker per queued trial, up to the maximum
+        cluster.adapt(minimum=0, maximum=6, interval="100ms", target_duration="10ms")
+        assert search.wanted() == 4  # (6 slots + a margin of 2 trials) / 2 trials, before any worker
+        search._unwatch_slots()
+        search.opt.close()
+        run(exp, client, store=str(tmp_path / "t.zarr"))
+    snap = read_store(tmp_path / "t.zarr")
+    assert concurrency_reached(snap.started.ravel(), snap.finished.ravel(), 6) < np.inf
 
 
 class SleepyAsk(RandomSearch):
