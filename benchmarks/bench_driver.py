@@ -100,16 +100,19 @@ def main() -> None:
     parser.add_argument("--runs", default="8:2:100,40:2:100,80:2:100,80:20:100,40:20:50,8:20:10")
     parser.add_argument("--sync", default="8:2:100,40:2:100,80:2:100,80:20:100")
     parser.add_argument("--optimizer", default="rbf")
+    parser.add_argument("--processes", action="store_true",
+                        help="the worker in its own process (default: in the driver's process)")
     args = parser.parse_args()
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {os.cpu_count()} cores, "
-          f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}, optimizer {args.optimizer}")
+          f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}, optimizer {args.optimizer}, "
+          f"worker {'in its own process' if args.processes else 'threads in the driver process'}")
     print("| slots | trial mean (s) | architectures | loop | speed-up vs serial | busy (whole run) "
           "| busy (to last start) | tail (s) | wall (s) |\n|---|---|---|---|---|---|---|---|---|")
     jobs = [(cfg, "ganhpo", ours) for cfg in parse(args.runs)]
     jobs += [(cfg, "synchronous", synchronous) for cfg in parse(args.sync)]
     for (slots, mean, budget), name, fn in sorted(jobs, key=lambda j: (j[0][1], j[0][0], j[1])):
         exp = experiment(mean, budget, args.optimizer)
-        with LocalCluster(n_workers=1, threads_per_worker=slots, processes=False,
+        with LocalCluster(n_workers=1, threads_per_worker=slots, processes=args.processes,
                           dashboard_address=":0") as cluster, Client(cluster) as client:
             f = fn(client, exp, slots)
         print(f"| {slots} | {mean:g} | {budget} | {name} | {f['speedup']:.1f} | {f['busy']:.3f} | "

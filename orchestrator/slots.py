@@ -14,11 +14,7 @@ from collections.abc import Mapping
 
 from distributed.diagnostics.plugin import SchedulerPlugin
 
-# At most this many architectures per ask: a large first fill (2,000 architectures at 10,000
-# slots) goes out in pieces as they are proposed instead of after one ask of a minute.
-ASK_CHUNK = 128
-
-__all__ = ["ASK_CHUNK", "SlotWatcher", "adapt_maximum", "architectures_to_ask", "queue_margin", "trial_slots"]
+__all__ = ["SlotWatcher", "adapt_maximum", "architectures_to_ask", "queue_margin", "trial_slots"]
 
 
 class SlotWatcher(SchedulerPlugin):
@@ -91,14 +87,13 @@ def architectures_to_ask(*, slots: int, trials: int, open_trials: int, open_arch
 
     ``adapt_slots`` is what an adaptive cluster could grow to: trials are queued for it, since
     the autoscaler only grows to the work it sees. ``max_pending`` (architectures) overrides.
-    One ask hands out at most ``ASK_CHUNK`` architectures.
     """
     if max_pending:
         want = max_pending - open_architectures
     else:
         target = max(slots, adapt_slots) + margin
         want = math.ceil((target - open_trials) / trials)
-    return max(0, min(want, remaining, ASK_CHUNK))
+    return max(0, min(want, remaining))
 
 
 def adapt_maximum(cluster, slots_per_worker: float) -> int:

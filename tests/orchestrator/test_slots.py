@@ -6,7 +6,6 @@ import pytest
 from distributed import Client, LocalCluster
 
 from orchestrator.slots import (
-    ASK_CHUNK,
     SlotWatcher,
     adapt_maximum,
     architectures_to_ask,
@@ -28,7 +27,6 @@ def test_trials_in_flight_reach_slots_plus_margin():
     assert ask(slots=0) == 1  # no worker yet: one architecture queued
     assert ask(slots=0, adapt_slots=40) == 9  # an adaptive cluster sees work for its maximum
     assert ask(max_pending=4, open_architectures=1) == 3  # the explicit override counts architectures
-    assert ask(slots=10_000, remaining=10_000) == ASK_CHUNK  # a large fill goes out in pieces
 
 
 def test_slots_count_requested_resources_else_threads():
