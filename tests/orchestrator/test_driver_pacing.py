@@ -147,3 +147,17 @@ def test_an_optimiser_error_stops_the_search_and_surfaces(tmp_path, monkeypatch)
             run(exp, client, store=str(tmp_path / "s.zarr"))
     snap = read_store(tmp_path / "s.zarr")
     assert snap.n == 2  # what ran before the failure is stored
+
+
+def test_without_the_scheduler_plugin_the_driver_polls_worker_totals(tmp_path, monkeypatch, caplog):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("this scheduler cannot import ganhpo")
+    monkeypatch.setattr(Client, "register_plugin", refuse)
+    exp = experiment(trials=2, budget=4, data={"epoch_seconds": 0.3})
+    with LocalCluster(n_workers=1, threads_per_worker=4, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
+        run(exp, client, store=str(tmp_path / "s.zarr"))
+    snap = read_store(tmp_path / "s.zarr")
+    assert (snap.status == DONE).all()
+    assert concurrency_reached(snap.started.ravel(), snap.finished.ravel(), 4) < np.inf
+    assert "polling worker totals" in caplog.text
