@@ -19,6 +19,8 @@ __all__ = ["Optimizer", "SpaceExhausted"]
 _ENUMERATE_LIMIT = 200_000
 # Continuous coordinates count as equal when they agree to this many unit-cube digits.
 _CONTINUOUS_RESOLUTION = 1e9
+# Past max_fit evaluated points a surrogate fits this share nearest the search centre, the rest at random.
+_LOCAL_SHARE = 0.7
 
 
 class SpaceExhausted(RuntimeError):
@@ -234,6 +236,19 @@ class Optimizer(ABC):
                 seen.add(k)
                 keep.append(i)
         return snapped[keep]
+
+    def _fit_indices(self, max_fit: int, centre: np.ndarray) -> np.ndarray:
+        """Evaluated points a surrogate fits on: all up to ``max_fit``; past that the nearest
+        ``_LOCAL_SHARE * max_fit`` to ``centre`` plus a random sample of the others (global shape)."""
+        n = self.n_evaluated
+        if n <= max_fit:
+            return np.arange(n)
+        n_local = int(round(_LOCAL_SHARE * max_fit))
+        dist = np.linalg.norm(np.asarray(self._X) - centre, axis=1)
+        order = np.argpartition(dist, n_local)
+        rest = self.rng.choice(order[n_local:], size=max_fit - n_local, replace=False)
+        best = int(np.argmin(self._y))  # the incumbent always stays in the fit
+        return np.unique(np.concatenate([order[:n_local], rest, [best]]))
 
     def _known_rows(self) -> np.ndarray:
         """Evaluated and pending rows (for distance terms)."""

@@ -135,7 +135,7 @@ def test_unknown_optimizer_lists_the_choices():
 
 def test_unknown_option_names_it_and_the_accepted_ones():
     with pytest.raises(ValueError, match=r"unknown option 'n_init' for optimizer 'gp'; accepted "
-                                         r"options: liar, n_candidates, n_initial, n_restarts, xi"):
+                                         r"options: liar, max_fit, n_candidates, n_initial, n_restarts, trials, xi"):
         make_optimizer("gp", tiny_space(), n_init=5)
     with pytest.raises(ValueError, match="option liar: must be one of"):
         make_optimizer("gp", tiny_space(), liar="median")
