@@ -19,8 +19,8 @@ __all__ = ["GPSearch"]
 
 _LIARS = {"min": np.min, "mean": np.mean, "max": np.max}
 _NOISE_FLOOR = 1e-6      # added to every point's noise variance (normalised units)
-_HYPER_POINTS = 200      # hyperparameters are fitted on at most this many evaluated points
-_RESTART_POINTS = 50     # extra optimiser starts only on a first fit this small
+_HYPER_POINTS = 150      # hyperparameters are fitted on at most this many evaluated points
+_RESTART_POINTS = 100    # random extra optimiser starts only on fits this small
 _MAX_ITER = 100          # L-BFGS-B iterations per hyperparameter fit
 _REFIT_GROWTH = 0.1      # refit hyperparameters once the history grew by 10 % since the last fit
 
@@ -32,9 +32,9 @@ class GPSearch(Optimizer):
     Each point's trial variance is its own noise (heteroscedastic): ``std**2 / trials`` (the
     standard error squared; with ``trials`` unset the told std is taken as the standard error),
     plus a small floor; the White term takes the noise the trials do not explain.
-    Hyperparameters are fitted by marginal likelihood on at most 200 points (``n_restarts``
-    extra starts on a first fit of <= 50 points, later fits warm-started from the last ones,
-    <= 100 L-BFGS-B iterations), and refitted only once the history has grown by 10 %. Each ask factorises the GP once; expected improvement (``xi``) over the posterior
+    Hyperparameters are fitted by marginal likelihood on at most 150 points (starts: the
+    default kernel, the last fit, and ``n_restarts`` random ones while <= 100 points; <= 100
+    L-BFGS-B iterations each), and refitted only once the history has grown by 10 %. Each ask factorises the GP once; expected improvement (``xi``) over the posterior
     mean's best at evaluated points is maximised over ``n_candidates`` rows (default 300 d,
     at least 1000): half uniform, half Gaussian perturbations of the best point, all snapped and
     unvisited. Pending points and the batch's earlier picks are fantasised at a lie (the min,
@@ -82,18 +82,22 @@ class GPSearch(Optimizer):
         return (np.asarray(self._std)[rows] / scale) ** 2 / trials + _NOISE_FLOOR
 
     def _hyperparameters(self) -> Kernel:
-        """The fitted kernel, refitted when the history has grown by _REFIT_GROWTH since the last fit."""
+        """The fitted kernel, refitted when the history has grown by _REFIT_GROWTH since the last fit.
+
+        Each refit starts from the default kernel (warm starts alone stall in a poor local
+        optimum of the likelihood) and from the last fit, keeping the better; small fits add
+        ``n_restarts`` random starts.
+        """
         n = self.n_evaluated
         if self._kernel_fitted is not None and n < (1 + _REFIT_GROWTH) * self._fitted_at:
             return self._kernel_fitted
         rows = self._fit_indices(_HYPER_POINTS, self._X[int(np.argmin(self._y))])
         y = np.asarray(self._y)[rows]
-        first = self._kernel_fitted is None
+        warm = [] if self._kernel_fitted is None else [self._kernel_fitted.theta]
         gp = GaussianProcessRegressor(
-            kernel=self._kernel() if first else self._kernel_fitted, normalize_y=True,
-            alpha=self._noise(rows, float(np.std(y)) or 1.0),
-            optimizer=_lbfgs, n_restarts_optimizer=int(self.options["n_restarts"])
-            if first and len(rows) <= _RESTART_POINTS else 0,
+            kernel=self._kernel(), normalize_y=True, alpha=self._noise(rows, float(np.std(y)) or 1.0),
+            optimizer=lambda f, theta, bounds: _lbfgs(f, theta, bounds, warm),
+            n_restarts_optimizer=int(self.options["n_restarts"]) if len(rows) <= _RESTART_POINTS else 0,
             random_state=int(self.rng.integers(2**31)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -140,10 +144,7 @@ class GPSearch(Optimizer):
             cov = post.k(cands, cands[j:j + 1])[:, 0] - V.T @ V[:, j]
             for u in directions:
                 cov -= u * u[j]
-            s = var[j] + post.floor
-            u = cov / np.sqrt(s)
-            mu = mu + u * (lie_n - mu[j]) / np.sqrt(s)
-            var = np.maximum(var - u**2, 1e-12)
+            mu, var, u = _condition(mu, var, cov, j, lie_n, post.floor)
             directions.append(u)
         return chosen
 
@@ -187,11 +188,32 @@ class _Posterior:
         return Ks.T @ self.alpha, np.maximum(self.k.diag(U) - np.sum(V**2, axis=0), 1e-12), V
 
 
-def _lbfgs(objective: Any, theta: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, float]:
-    """sklearn's default hyperparameter optimiser, with a bounded number of iterations."""
-    result = minimize(objective, theta, method="L-BFGS-B", jac=True, bounds=bounds,
-                      options={"maxiter": _MAX_ITER})
-    return result.x, float(result.fun)
+def _lbfgs(objective: Any, theta: np.ndarray, bounds: np.ndarray,
+           once: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """sklearn's default hyperparameter optimiser with bounded iterations, from theta and ``once``.
+
+    ``once`` holds extra starts (the last fit), used on the first call only, then emptied.
+    """
+    best: tuple[np.ndarray, float] | None = None
+    for start in [theta, *once]:
+        result = minimize(objective, start, method="L-BFGS-B", jac=True, bounds=bounds,
+                          options={"maxiter": _MAX_ITER})
+        if best is None or result.fun < best[1]:
+            best = (result.x, float(result.fun))
+    once.clear()
+    return best
+
+
+def _condition(mu: np.ndarray, var: np.ndarray, cov: np.ndarray, j: int, value: float,
+               noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior mean and variance after observing ``value`` (noise variance ``noise``) at row j.
+
+    ``cov`` is the current posterior covariance of every row with row j; also returns
+    ``u = cov / sqrt(var_j + noise)``, the update's direction.
+    """
+    u = cov / np.sqrt(var[j] + noise)
+    mu = mu + u * (value - mu[j]) / np.sqrt(var[j] + noise)
+    return mu, np.maximum(var - u**2, 1e-12), u
 
 
 def _expected_improvement(mu: np.ndarray, var: np.ndarray, best: float, xi: float) -> np.ndarray:
