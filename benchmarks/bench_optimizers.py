@@ -76,13 +76,13 @@ def cost(method: str, n_told: int, repeats: int = 3) -> tuple[float, float, floa
     return tuple(np.median(np.array(times), axis=0))
 
 
-def cost_table(methods: list[str], sizes: list[int]) -> None:
+def cost_table(methods: list[str], sizes: list[int], repeats: int = 3) -> None:
     """Print the ask/tell cost table (ms) for each method and history size."""
     print("| method | told points | ask(1) ms | ask(8) ms | tell(8) ms |")
     print("|---|---|---|---|---|")
     for method in methods:
         for n in sizes:
-            a1, a8, t8 = cost(method, n)
+            a1, a8, t8 = cost(method, n, repeats)
             print(f"| {method} | {n} | {1e3 * a1:.0f} | {1e3 * a8:.0f} | {1e3 * t8:.1f} |", flush=True)
 
 
@@ -94,9 +94,10 @@ def main() -> None:
     parser.add_argument("--methods", nargs="*", default=DEFAULT_METHODS, choices=list(METHODS))
     parser.add_argument("--cost", action="store_true", help="time ask/tell against history size")
     parser.add_argument("--sizes", nargs="*", type=int, default=[100, 500, 2000, 5000])
+    parser.add_argument("--repeats", type=int, default=3, help="--cost: median over this many runs")
     args = parser.parse_args()
     if args.cost:
-        cost_table(args.methods, args.sizes)
+        cost_table(args.methods, args.sizes, args.repeats)
         return
     checkpoints = [c for c in (20, 50, 100) if c <= args.budget]
     header = " | ".join(f"regret @{c}: median [IQR]" for c in checkpoints)
