@@ -333,3 +333,15 @@ def test_rbf_restart_after_the_radius_collapses():
     opt.tell([space.decode(r) for r in design], [5.0, 6.0, 7.0, 8.0])
     assert opt._centre().tolist() == design[0].tolist()  # the new phase's best, not the old one
     assert opt.ask(2)
+
+
+def test_driver_passes_trials_to_the_gp_and_budget_to_the_rbf():
+    from orchestrator.driver import build_optimizer
+    from orchestrator.experiment import Experiment
+    space = {"x": {"lower": 0, "upper": 10, "scale": 0.1}}
+    gp = build_optimizer(Experiment(space=space, trials=4, budget=30, optimizer={"name": "gp"}))
+    assert gp.options["trials"] == 4 and "budget" not in gp.options
+    rbf = build_optimizer(Experiment(space=space, trials=4, budget=30, optimizer={"name": "rbf"}))
+    assert rbf.options["budget"] == 30 and "trials" not in rbf.options
+    mine = build_optimizer(Experiment(space=space, trials=4, optimizer={"name": "gp", "trials": 1}))
+    assert mine.options["trials"] == 1  # an explicit option wins
