@@ -40,7 +40,8 @@ class GPSearch(Optimizer):
     unvisited. Pending points and the batch's earlier picks are fantasised at a lie (the min,
     mean or max of the observed means, ``liar``; ``min`` is skopt's ``cl_min``) by exact rank-one
     updates of the posterior, without refitting. Past ``max_fit`` evaluated points the GP uses
-    the 70 % nearest the best point plus a random sample of the rest.
+    the 70 % nearest the best point plus a random sample of the rest; of more than
+    ``max_fit / 2`` pending points the nearest to the best are fantasised (all stay excluded).
     """
 
     name = "gp"
@@ -123,6 +124,9 @@ class GPSearch(Optimizer):
         best = self._X[int(np.argmin(self._y))]
         lie = float(_LIARS[self.options["liar"]](np.asarray(self._y)))
         pending = np.array([r for _, r in self._pending.values()]).reshape(-1, self.dim)
+        if len(pending) > int(self.options["max_fit"]) // 2:  # bounded: the nearest to the best
+            near = np.argsort(np.linalg.norm(pending - best, axis=1))
+            pending = pending[near[: int(self.options["max_fit"]) // 2]]
         post = _Posterior(self, self._fit_indices(int(self.options["max_fit"]), best), pending, lie)
         cands = self._fresh(self._candidates(best))
         if len(cands) == 0:
