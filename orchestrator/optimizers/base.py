@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy.stats import qmc
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from orchestrator.space import SearchSpace
 
@@ -21,6 +21,17 @@ _ENUMERATE_LIMIT = 200_000
 _CONTINUOUS_RESOLUTION = 1e9
 # Past max_fit evaluated points a surrogate fits this share nearest the search centre, the rest at random.
 _LOCAL_SHARE = 0.7
+
+
+_threadpools: ThreadpoolController | None = None
+
+
+def _one_blas_thread():  # noqa: ANN202 - a context manager
+    """Limit BLAS to one thread; the library scan (~17 ms) is done once per process, not per ask."""
+    global _threadpools
+    if _threadpools is None:
+        _threadpools = ThreadpoolController()
+    return _threadpools.limit(limits=1)
 
 
 class SpaceExhausted(RuntimeError):
@@ -124,7 +135,7 @@ class Optimizer(ABC):
         keys = self._next_design(int(n))
         if len(keys) < n:
             # Surrogates are small: BLAS threads only oversubscribe the driver's cores (8x slower).
-            with threadpool_limits(limits=1):
+            with _one_blas_thread():
                 proposed = self._propose(n - len(keys)) if self._ready() else []
             keys += [k for k in map(self._claim, proposed) if k is not None]
         if len(keys) < n:
