@@ -127,7 +127,10 @@ class GPSearch(Optimizer):
         if len(pending) > int(self.options["max_fit"]) // 2:  # bounded: the nearest to the best
             near = np.argsort(np.linalg.norm(pending - best, axis=1))
             pending = pending[near[: int(self.options["max_fit"]) // 2]]
-        post = _Posterior(self, self._fit_indices(int(self.options["max_fit"]), best), pending, lie)
+        try:
+            post = _Posterior(self, self._fit_indices(int(self.options["max_fit"]), best), pending, lie)
+        except np.linalg.LinAlgError:  # numerically singular: the base falls back to random points
+            return []
         cands = self._fresh(self._candidates(best))
         if len(cands) == 0:
             return []
