@@ -466,11 +466,13 @@ def flush_due(dirty: bool, since: float) -> bool:
 
 
 def build_optimizer(exp: Experiment) -> Optimizer:
-    """The experiment's optimiser; the search budget is passed to those that use it (DYCORS)."""
+    """The experiment's optimiser; budget (DYCORS) and trials per point (GP noise) go to those using them."""
     options = dict(exp.optimizer)
     name = options.pop("name")
-    if "budget" in OPTIMIZERS.get(name, Optimizer).defaults:
-        options.setdefault("budget", exp.budget)
+    accepted = OPTIMIZERS.get(name, Optimizer).defaults
+    for key, value in (("budget", exp.budget), ("trials", exp.trials)):
+        if key in accepted:
+            options.setdefault(key, value)
     return make_optimizer(name, exp.space, seed=exp.seed, **options)
 
 

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy.stats import qmc
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from orchestrator.space import SearchSpace
 
@@ -19,6 +19,19 @@ __all__ = ["Optimizer", "SpaceExhausted", "initial_design"]
 _ENUMERATE_LIMIT = 200_000
 # Continuous coordinates count as equal when they agree to this many unit-cube digits.
 _CONTINUOUS_RESOLUTION = 1e9
+# Past max_fit evaluated points a surrogate fits this share nearest the search centre, the rest at random.
+_LOCAL_SHARE = 0.7
+
+
+_threadpools: ThreadpoolController | None = None
+
+
+def _one_blas_thread():  # noqa: ANN202 - a context manager
+    """Limit BLAS to one thread; the library scan (~17 ms) is done once per process, not per ask."""
+    global _threadpools
+    if _threadpools is None:
+        _threadpools = ThreadpoolController()
+    return _threadpools.limit(limits=1)
 
 
 def initial_design(space: SearchSpace, n: int, rng: np.random.Generator | int | None) -> np.ndarray:
@@ -135,7 +148,7 @@ class Optimizer(ABC):
         keys = self._next_design(int(n))
         if len(keys) < n:
             # Surrogates are small: BLAS threads only oversubscribe the driver's cores (8x slower).
-            with threadpool_limits(limits=1):
+            with _one_blas_thread():
                 proposed = self._propose(n - len(keys)) if self._ready() else []
             keys += [k for k in map(self._claim, proposed) if k is not None]
         if len(keys) < n:
@@ -247,6 +260,19 @@ class Optimizer(ABC):
                 seen.add(k)
                 keep.append(i)
         return snapped[keep]
+
+    def _fit_indices(self, max_fit: int, centre: np.ndarray) -> np.ndarray:
+        """Evaluated points a surrogate fits on: all up to ``max_fit``; past that the nearest
+        ``_LOCAL_SHARE * max_fit`` to ``centre`` plus a random sample of the others (global shape)."""
+        n = self.n_evaluated
+        if n <= max_fit:
+            return np.arange(n)
+        n_local = int(round(_LOCAL_SHARE * max_fit))
+        dist = np.linalg.norm(np.asarray(self._X) - centre, axis=1)
+        order = np.argpartition(dist, n_local)
+        rest = self.rng.choice(order[n_local:], size=max_fit - n_local, replace=False)
+        best = int(np.argmin(self._y))  # the incumbent always stays in the fit
+        return np.unique(np.concatenate([order[:n_local], rest, [best]]))
 
     def _known_rows(self) -> np.ndarray:
         """Evaluated and pending rows (for distance terms)."""

@@ -1,10 +1,14 @@
-"""Gaussian-process surrogate with expected improvement; constant liar for batches and pending."""
+"""Gaussian-process surrogate with expected improvement; per-point trial noise; fantasised batches."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
+from scipy.linalg import cho_solve, cholesky, solve_triangular
+from scipy.optimize import minimize
 from scipy.stats import norm
 from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import ConstantKernel, Kernel, Matern, WhiteKernel
@@ -14,28 +18,49 @@ from orchestrator.optimizers.base import Optimizer
 __all__ = ["GPSearch"]
 
 _LIARS = {"min": np.min, "mean": np.mean, "max": np.max}
+_NOISE_FLOOR = 1e-6      # added to every point's noise variance (normalised units)
+_HYPER_POINTS = 150      # hyperparameters are fitted on at most this many evaluated points
+_RESTART_POINTS = 100    # random extra optimiser starts only on fits this small
+_MAX_ITER = 100          # L-BFGS-B iterations per hyperparameter fit
+_REFIT_GROWTH = 0.1      # refit hyperparameters once the history grew by 10 % since the last fit
 
 
 class GPSearch(Optimizer):
-    """Bayesian optimisation as in scikit-optimize's ``gp_minimize``, on the unit cube.
+    """Bayesian optimisation in the manner of scikit-optimize's ``gp_minimize``, on the unit cube.
 
-    Kernel Constant x Matern(nu=2.5, one length scale per dimension) + White, normalised
-    targets, hyperparameters fitted by marginal likelihood (``n_restarts`` extra starts).
-    Expected improvement (``xi``) is maximised over ``n_candidates`` rows: half uniform, half
-    Gaussian perturbations of the best point, all snapped and unvisited. Pending points and
-    earlier picks of the same batch enter the fit with a lie, the min, mean or max of the
-    observed means (``liar``; ``min`` is skopt's ``cl_min``).
+    Kernel Constant x Matern(nu=2.5, one length scale per dimension) + White, normalised targets.
+    Each point's trial variance is its own noise (heteroscedastic): ``std**2 / trials`` (the
+    standard error squared; with ``trials`` unset the told std is taken as the standard error),
+    plus a small floor; the White term takes the noise the trials do not explain.
+    Hyperparameters are fitted by marginal likelihood on at most 150 points (starts: the
+    default kernel, the last fit, and ``n_restarts`` random ones while <= 100 points; <= 100
+    L-BFGS-B iterations each), and refitted only once the history has grown by 10 %. Each ask factorises the GP once; expected improvement (``xi``) over the posterior
+    mean's best at evaluated points is maximised over ``n_candidates`` rows (default 300 d,
+    at least 1000): half uniform, half Gaussian perturbations of the best point, all snapped and
+    unvisited. Pending points and the batch's earlier picks are fantasised at a lie (the min,
+    mean or max of the observed means, ``liar``; ``min`` is skopt's ``cl_min``) by exact rank-one
+    updates of the posterior, without refitting. Past ``max_fit`` evaluated points the GP uses
+    the 70 % nearest the best point plus a random sample of the rest; of more than
+    ``max_fit / 2`` pending points the nearest to the best are fantasised (all stay excluded).
     """
 
     name = "gp"
-    defaults = {"n_initial": 10, "n_candidates": 2000, "liar": "min", "xi": 0.01, "n_restarts": 2}
+    defaults = {"n_initial": 10, "n_candidates": None, "liar": "min", "xi": 0.01, "n_restarts": 2,
+                "trials": None, "max_fit": 1000}
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._kernel_fitted: Kernel | None = None
+        self._fitted_at = 0
 
     def _check_options(self) -> None:
         super()._check_options()
         o = self.options
         if o["liar"] not in _LIARS:
             raise ValueError(f"option liar: must be one of {sorted(_LIARS)}, got {o['liar']!r}")
-        for opt, low in (("n_candidates", 1), ("n_restarts", 0)):
+        for opt, low in (("n_candidates", 1), ("n_restarts", 0), ("trials", 1), ("max_fit", 20)):
+            if opt in ("n_candidates", "trials") and o[opt] is None:
+                continue
             if isinstance(o[opt], bool) or not isinstance(o[opt], int) or o[opt] < low:
                 raise ValueError(f"option {opt}: `{opt} >= {low}` (an int) must hold, got {o[opt]!r}")
         if not float(o["xi"]) >= 0:
@@ -44,59 +69,95 @@ class GPSearch(Optimizer):
     def _ready(self) -> bool:
         return self.n_evaluated >= 2
 
+    # ----- model -----------------------------------------------------------------------------
+
     def _kernel(self) -> Kernel:
         """Constant x anisotropic Matern 5/2 + white noise (targets are normalised)."""
         return (ConstantKernel(1.0, (1e-2, 1e3))
                 * Matern(length_scale=np.ones(self.dim), length_scale_bounds=(1e-2, 1e2), nu=2.5)
                 + WhiteKernel(1e-2, (1e-6, 1.0)))
 
-    def _fit(self, X: np.ndarray, y: np.ndarray, kernel: Kernel | None) -> GaussianProcessRegressor:
-        """Fit a GP; with a given (fitted) kernel its hyperparameters are kept fixed."""
+    def _noise(self, rows: np.ndarray, scale: float) -> np.ndarray:
+        """Per-point noise variance in normalised units: (std / scale)**2 / trials + floor."""
+        trials = self.options["trials"] or 1
+        return (np.asarray(self._std)[rows] / scale) ** 2 / trials + _NOISE_FLOOR
+
+    def _hyperparameters(self) -> Kernel:
+        """The fitted kernel, refitted when the history has grown by _REFIT_GROWTH since the last fit.
+
+        Each refit starts from the default kernel (warm starts alone stall in a poor local
+        optimum of the likelihood) and from the last fit, keeping the better; small fits add
+        ``n_restarts`` random starts.
+        """
+        n = self.n_evaluated
+        if self._kernel_fitted is not None and n < (1 + _REFIT_GROWTH) * self._fitted_at:
+            return self._kernel_fitted
+        rows = self._fit_indices(_HYPER_POINTS, self._X[int(np.argmin(self._y))])
+        y = np.asarray(self._y)[rows]
+        warm = [] if self._kernel_fitted is None else [self._kernel_fitted.theta]
         gp = GaussianProcessRegressor(
-            kernel=kernel if kernel is not None else self._kernel(), normalize_y=True,
-            optimizer=None if kernel is not None else "fmin_l_bfgs_b",
-            n_restarts_optimizer=int(self.options["n_restarts"]),
+            kernel=self._kernel(), normalize_y=True, alpha=self._noise(rows, float(np.std(y)) or 1.0),
+            optimizer=lambda f, theta, bounds: _lbfgs(f, theta, bounds, warm),
+            n_restarts_optimizer=int(self.options["n_restarts"]) if len(rows) <= _RESTART_POINTS else 0,
             random_state=int(self.rng.integers(2**31)))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            gp.fit(X, y)
-        return gp
+            gp.fit(np.asarray(self._X)[rows], y)
+        self._kernel_fitted, self._fitted_at = gp.kernel_, n
+        return gp.kernel_
+
+    def predict(self, points: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and std of the latent objective at the points (evaluated data only)."""
+        if not self._ready():
+            raise RuntimeError(f"optimizer 'gp': need at least 2 evaluated points, have {self.n_evaluated}")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            best = self._X[int(np.argmin(self._y))]
+            post = _Posterior(self, self._fit_indices(int(self.options["max_fit"]), best),
+                              np.empty((0, self.dim)), 0.0)
+        mu, var, _ = post.at(np.array([self.space.encode(p) for p in points]))
+        return post.mean + post.scale * mu, post.scale * np.sqrt(var)
+
+    # ----- proposals -------------------------------------------------------------------------
 
     def _propose(self, n: int) -> list[np.ndarray]:
-        y_obs = np.array(self._y)
-        lie = float(_LIARS[self.options["liar"]](y_obs))
-        X = self._known_rows()
-        y = np.concatenate([y_obs, np.full(len(X) - len(y_obs), lie)])
-        best = self._X[int(np.argmin(y_obs))]
-        kernel = None
+        best = self._X[int(np.argmin(self._y))]
+        lie = float(_LIARS[self.options["liar"]](np.asarray(self._y)))
+        pending = np.array([r for _, r in self._pending.values()]).reshape(-1, self.dim)
+        if len(pending) > int(self.options["max_fit"]) // 2:  # bounded: the nearest to the best
+            near = np.argsort(np.linalg.norm(pending - best, axis=1))
+            pending = pending[near[: int(self.options["max_fit"]) // 2]]
+        try:
+            post = _Posterior(self, self._fit_indices(int(self.options["max_fit"]), best), pending, lie)
+        except np.linalg.LinAlgError:  # numerically singular: the base falls back to random points
+            return []
+        cands = self._fresh(self._candidates(best))
+        if len(cands) == 0:
+            return []
+        lie_n = (lie - post.mean) / post.scale
+        mu, var, V = post.at(cands)  # V = L^-1 k(X, cands): one triangular solve for the batch
+        xi = float(self.options["xi"]) / post.scale
+        directions: list[np.ndarray] = []  # u_t(c) = cov_{t-1}(c, pick_t) / sqrt(s_t)
         chosen: list[np.ndarray] = []
-        taken: set[tuple] = set()
+        free = np.ones(len(cands), bool)
         for _ in range(n):
-            gp = self._fit(X, y, kernel)
-            kernel = gp.kernel_
-            cands = self._fresh(self._candidates(best), taken)
-            if len(cands) == 0:
+            if not free.any():
                 break
-            pick = cands[int(np.argmax(self._expected_improvement(gp, cands, y)))]
-            chosen.append(pick)
-            taken.add(self._codec.keys(pick)[0])
-            X, y = np.vstack([X, pick]), np.append(y, lie)
+            ei = _expected_improvement(mu, var, post.incumbent, xi)
+            j = int(np.argmax(np.where(free, ei, -np.inf)))
+            chosen.append(cands[j])
+            free[j] = False
+            # Fantasise the pick at the lie (fixed kernel): exact rank-one posterior update.
+            cov = post.k(cands, cands[j:j + 1])[:, 0] - V.T @ V[:, j]
+            for u in directions:
+                cov -= u * u[j]
+            mu, var, u = _condition(mu, var, cov, j, lie_n, post.floor)
+            directions.append(u)
         return chosen
-
-    def _expected_improvement(self, gp: GaussianProcessRegressor, U: np.ndarray,
-                              y: np.ndarray) -> np.ndarray:
-        """EI of the latent function (white noise removed) below the best target in ``y``."""
-        mu, sd = gp.predict(U, return_std=True)
-        scale = float(np.std(y)) or 1.0
-        noise = float(gp.kernel_.k2.noise_level) * scale**2
-        sigma = np.sqrt(np.maximum(sd**2 - noise, 1e-12))
-        improve = float(np.min(y)) - mu - float(self.options["xi"])
-        z = improve / sigma
-        return improve * norm.cdf(z) + sigma * norm.pdf(z)
 
     def _candidates(self, best: np.ndarray) -> np.ndarray:
         """Uniform rows plus Gaussian perturbations of the best row (sigma >= one step)."""
-        total = int(self.options["n_candidates"])
+        total = int(self.options["n_candidates"] or max(1000, 300 * self.dim))
         n_pert = total // 2
         d = self.dim
         mask = self.rng.random((n_pert, d)) < min(1.0, 3.0 / d)
@@ -105,3 +166,66 @@ class GPSearch(Optimizer):
         sigma = np.maximum(0.1, self.space.steps * (self._codec.levels > 1))
         pert = np.clip(best + mask * sigma * self.rng.standard_normal((n_pert, d)), 0.0, 1.0)
         return np.vstack([pert, self.rng.random((total - n_pert, d))])
+
+
+class _Posterior:
+    """The GP posterior of one ask: fixed kernel, evaluated rows with their noise, pending at a lie."""
+
+    def __init__(self, opt: GPSearch, rows: np.ndarray, pending: np.ndarray, lie: float):
+        y = np.asarray(opt._y)[rows]
+        self.mean, self.scale = float(np.mean(y)), float(np.std(y)) or 1.0
+        kernel = opt._hyperparameters()
+        self.k, white = kernel.k1, float(kernel.k2.noise_level)
+        self.floor = white + _NOISE_FLOOR
+        X_eval = np.asarray(opt._X)[rows]
+        self.X = np.vstack([X_eval, pending])
+        noise = np.concatenate([opt._noise(rows, self.scale) + white,
+                                np.full(len(pending), self.floor)])
+        target = np.concatenate([(y - self.mean) / self.scale,
+                                 np.full(len(pending), (lie - self.mean) / self.scale)])
+        K = self.k(self.X)
+        self.L = cholesky(K + np.diag(noise), lower=True)
+        self.alpha = cho_solve((self.L, True), target)
+        self.incumbent = float(np.min(K[: len(rows)] @ self.alpha))  # best posterior mean seen
+
+    def at(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Normalised posterior mean, latent variance and L^-1 k(X, U) at unit-cube rows."""
+        Ks = self.k(self.X, U)
+        V = solve_triangular(self.L, Ks, lower=True)
+        return Ks.T @ self.alpha, np.maximum(self.k.diag(U) - np.sum(V**2, axis=0), 1e-12), V
+
+
+def _lbfgs(objective: Any, theta: np.ndarray, bounds: np.ndarray,
+           once: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """sklearn's default hyperparameter optimiser with bounded iterations, from theta and ``once``.
+
+    ``once`` holds extra starts (the last fit), used on the first call only, then emptied.
+    """
+    best: tuple[np.ndarray, float] | None = None
+    for start in [theta, *once]:
+        result = minimize(objective, start, method="L-BFGS-B", jac=True, bounds=bounds,
+                          options={"maxiter": _MAX_ITER})
+        if best is None or result.fun < best[1]:
+            best = (result.x, float(result.fun))
+    once.clear()
+    return best
+
+
+def _condition(mu: np.ndarray, var: np.ndarray, cov: np.ndarray, j: int, value: float,
+               noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior mean and variance after observing ``value`` (noise variance ``noise``) at row j.
+
+    ``cov`` is the current posterior covariance of every row with row j; also returns
+    ``u = cov / sqrt(var_j + noise)``, the update's direction.
+    """
+    u = cov / np.sqrt(var[j] + noise)
+    mu = mu + u * (value - mu[j]) / np.sqrt(var[j] + noise)
+    return mu, np.maximum(var - u**2, 1e-12), u
+
+
+def _expected_improvement(mu: np.ndarray, var: np.ndarray, best: float, xi: float) -> np.ndarray:
+    """EI (minimisation) of the latent function below ``best``."""
+    sigma = np.sqrt(var)
+    improve = best - mu - xi
+    z = improve / sigma
+    return improve * norm.cdf(z) + sigma * norm.pdf(z)

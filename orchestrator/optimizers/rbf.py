@@ -31,12 +31,19 @@ class RBFSearch(Optimizer):
     consecutive failures down to 0.2 * 0.5**6, and doubles (up to 0.2) after 3 successes.
     With ``variability=True`` the surrogate is HYPPO's ensemble: ``n_ensemble`` RBFs, each
     fitted to one of (mean, mean - 2 std, mean + 2 std) per point at random, scored by
-    ensemble mean + 2 * ensemble std, so reliable good points are preferred.
+    ensemble mean + 2 * ensemble std, so reliable good points are preferred; one factorisation
+    serves all members (only the right-hand side differs). Cost: one fit per ask batch; past
+    ``max_fit`` evaluated points the fit uses the 70 % of ``max_fit`` nearest the best point plus
+    a random sample of the rest, so an ask stays bounded however long the history. With
+    ``restart=True`` a collapsed radius (at its floor and failing again) starts a new phase: a
+    fresh Latin-hypercube design, the radius back at 0.2, and the search centred on the best
+    point of the new phase (the surrogate still fits every point).
     """
 
     name = "rbf"
     defaults = {"n_initial": 10, "budget": 100, "n_candidates": None, "weights": (0.3, 0.5, 0.8, 0.95),
-                "smoothing": 1e-6, "variability": False, "n_ensemble": 30}
+                "smoothing": 1e-6, "variability": False, "n_ensemble": 30, "max_fit": 1000,
+                "restart": False}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -45,6 +52,8 @@ class RBFSearch(Optimizer):
         self._fails = 0
         self._successes = 0
         self._cycle = 0
+        self._phase_start = 0  # index of the first point of the current phase (restarts)
+        self._restart_design = np.empty((0, self.dim))
 
     def _check_options(self) -> None:
         super()._check_options()
@@ -58,6 +67,10 @@ class RBFSearch(Optimizer):
             raise ValueError(f"option weights: each weight in [0, 1] must hold, got {o['weights']!r}")
         if not (isinstance(o["n_ensemble"], int) and o["n_ensemble"] >= 2):
             raise ValueError(f"option n_ensemble: `n_ensemble >= 2` must hold, got {o['n_ensemble']!r}")
+        if isinstance(o["max_fit"], bool) or not (isinstance(o["max_fit"], int) and o["max_fit"] >= 20):
+            raise ValueError(f"option max_fit: `max_fit >= 20` (an int) must hold, got {o['max_fit']!r}")
+        if not isinstance(o["restart"], bool):
+            raise ValueError(f"option restart: must be true or false, got {o['restart']!r}")
 
     # ----- surrogate ---------------------------------------------------------------------------
 
@@ -73,17 +86,18 @@ class RBFSearch(Optimizer):
         return model(np.array([self.space.encode(p) for p in points]))
 
     def _fit(self) -> Callable[[np.ndarray], np.ndarray] | None:
-        """Fit the (ensemble) RBF on evaluated points; None if too few or degenerate."""
-        X = np.array(self._X)
-        y = np.array(self._y)
+        """Fit the (ensemble) RBF on evaluated points (a bounded subset); None if too few or degenerate."""
+        rows = self._fit_indices(int(self.options["max_fit"]), self._centre())
+        X = np.asarray(self._X)[rows]
+        y = np.asarray(self._y)[rows]
         active = np.ptp(X, axis=0) > 0  # a constant coordinate would make the linear tail singular
         if len(X) < int(active.sum()) + 1 or not active.any():
             return None
         if self.options["variability"]:
-            targets = self._ensemble_targets(y, np.array(self._std))
+            targets = self._ensemble_targets(y, np.asarray(self._std)[rows])
         else:
             targets = y
-        try:
+        try:  # a (n, n_ensemble) target is one factorisation with n_ensemble right-hand sides
             rbf = RBFInterpolator(X[:, active], targets, kernel="cubic", degree=1,
                                   smoothing=float(self.options["smoothing"]))
         except (np.linalg.LinAlgError, ValueError):
@@ -96,6 +110,11 @@ class RBFSearch(Optimizer):
             return pred.mean(axis=1) + 2.0 * pred.std(axis=1)
         return ensemble
 
+    def _centre(self) -> np.ndarray:
+        """The row candidates perturb: the best point of the current phase (all points without restarts)."""
+        start = self._phase_start if len(self._y) > self._phase_start else 0
+        return self._X[start + int(np.argmin(self._y[start:]))]
+
     def _ensemble_targets(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
         """(n, n_ensemble) targets: per point and member one of mean, mean - 2 std, mean + 2 std."""
         choices = np.stack([mean, mean - 2 * std, mean + 2 * std], axis=1)
@@ -105,26 +124,35 @@ class RBFSearch(Optimizer):
     # ----- candidate search -------------------------------------------------------------------
 
     def _propose(self, n: int) -> list[np.ndarray]:
+        chosen = self._restart_picks(n)
+        if len(chosen) == n:
+            return chosen
         model = self._fit()
         if model is None:
-            return []
-        best = self._X[int(np.argmin(self._y))]
+            return chosen
+        best = self._centre()
         known = self._known_rows()
-        chosen: list[np.ndarray] = []
-        taken: set[tuple] = set()
-        for _ in range(n):
+        taken: set[tuple] = {self._codec.keys(c)[0] for c in chosen}
+        weights = self.options["weights"]
+        while len(chosen) < n:
             cands = self._fresh(self._candidates(best), taken)
             if len(cands) == 0:
                 break
-            weights = self.options["weights"]
             w = float(weights[self._cycle % len(weights)])
             self._cycle += 1
             ref = np.vstack([known] + [np.atleast_2d(c) for c in chosen])
-            merit = w * _unit(model(cands)) + (1 - w) * (1 - _unit(cdist(cands, ref).min(axis=1)))
+            dist = cdist(cands, ref).min(axis=1)
+            merit = w * _unit(model(cands)) + (1 - w) * (1 - _unit(dist))
             pick = cands[int(np.argmin(merit))]
             chosen.append(pick)
             taken.add(self._codec.keys(pick)[0])
         return chosen
+
+    def _restart_picks(self, n: int) -> list[np.ndarray]:
+        """Rows of a restart's fresh design still to hand out (unvisited ones only)."""
+        fresh = self._fresh(self._restart_design)
+        self._restart_design = fresh[n:]
+        return list(fresh[:n])
 
     def _candidates(self, best: np.ndarray) -> np.ndarray:
         """Perturbations of the best row (DYCORS) plus uniform rows, in the unit cube."""
@@ -142,15 +170,18 @@ class RBFSearch(Optimizer):
     def _perturb_probability(self) -> float:
         """DYCORS: min(20/d, 1) * (1 - ln k / ln B), at least 1/d."""
         n0 = int(self.options["n_initial"])
-        k = max(1, self.n_evaluated + len(self._pending) - n0 + 1)
+        k = max(1, self.n_evaluated - self._phase_start + len(self._pending) - n0 + 1)
         horizon = max(2, int(self.options["budget"]) - n0)
         p = min(20.0 / self.dim, 1.0) * (1.0 - math.log(k) / math.log(horizon))
         return max(p, 1.0 / self.dim)
 
     def _on_told(self, row: np.ndarray, mean: float, previous_best: float) -> None:
-        """Radius adaptation: count successes (improvements of the best) and failures."""
-        if self.n_evaluated <= int(self.options["n_initial"]):
+        """Radius adaptation: count successes (improvements of the phase's best) and failures."""
+        phase = self._y[self._phase_start:]
+        if len(phase) <= int(self.options["n_initial"]):
             return
+        if self._phase_start:  # after a restart, successes count against the phase's own best
+            previous_best = min(phase[:-1])
         if mean < previous_best - 1e-3 * abs(previous_best):
             self._successes, self._fails = self._successes + 1, 0
         else:
@@ -158,7 +189,16 @@ class RBFSearch(Optimizer):
         if self._successes >= _SUCCESS_TOL:
             self.radius, self._successes = min(2 * self.radius, _SIGMA_INIT), 0
         elif self._fails >= self._fail_tol:
+            if self.radius <= _SIGMA_MIN and self.options["restart"]:
+                self._restart()
             self.radius, self._fails = max(self.radius / 2, _SIGMA_MIN), 0
+
+    def _restart(self) -> None:
+        """The radius has collapsed: a new phase with a fresh design and the initial radius."""
+        self._phase_start = self.n_evaluated
+        self._restart_design = self._make_design(int(self.options["n_initial"]))
+        self.radius = 2 * _SIGMA_INIT  # halved to _SIGMA_INIT by the caller
+        self._successes = 0
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

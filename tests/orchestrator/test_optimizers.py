@@ -135,7 +135,7 @@ def test_unknown_optimizer_lists_the_choices():
 
 def test_unknown_option_names_it_and_the_accepted_ones():
     with pytest.raises(ValueError, match=r"unknown option 'n_init' for optimizer 'gp'; accepted "
-                                         r"options: liar, n_candidates, n_initial, n_restarts, xi"):
+                                         r"options: liar, max_fit, n_candidates, n_initial, n_restarts, trials, xi"):
         make_optimizer("gp", tiny_space(), n_init=5)
     with pytest.raises(ValueError, match="option liar: must be one of"):
         make_optimizer("gp", tiny_space(), liar="median")
@@ -237,3 +237,113 @@ def test_rbf_and_gp_beat_random_on_noisy_hartmann6():
     assert regret["rbf"] < 0.75 * regret["random"], regret
     assert regret["gp"] < 0.75 * regret["random"], regret
     assert time.perf_counter() - start < 120
+
+
+# ----- bounded cost: large histories, fantasies, heteroscedastic noise -----------------------------
+
+def told_history(opt, space: SearchSpace, n: int, seed: int = 0) -> set[tuple]:
+    """Tell n random distinct points of a sum-of-squares bowl; their keys."""
+    rng = np.random.default_rng(seed)
+    rows = np.unique(rng.integers(0, 51, size=(2 * n, space.dim)), axis=0)[:n]
+    points = [{name: round(0.02 * k, 2) for name, k in zip(space.names, row)} for row in rows.tolist()]
+    means = [sum((v - 0.3) ** 2 for v in p.values()) for p in points]
+    opt.tell(points, means, list(rng.uniform(0.0, 0.1, size=len(points))))
+    return {space.key(p) for p in points}
+
+
+@pytest.mark.parametrize(("name", "options"), [("rbf", {}), ("rbf", {"variability": True}), ("gp", {})])
+def test_past_max_fit_the_search_still_proposes_valid_unvisited_points(name, options):
+    space = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(3)})
+    opt = make(name, space, seed=4, max_fit=40, **options)
+    told = told_history(opt, space, 300)
+    opt.add_pending([{"x0": 0.3, "x1": 0.3, "x2": 0.3}])
+    rows = opt._fit_indices(40, opt._X[int(np.argmin(opt._y))])
+    assert len(rows) <= 41 and int(np.argmin(opt._y)) in rows  # bounded, keeps the incumbent
+    in_flight = opt.ask(30)  # more pending than the GP fantasises (max_fit / 2)
+    batch = opt.ask(8)
+    keys = [space.key(p) for p in batch]
+    for p in batch:
+        space.validate(p)
+    pending = {space.key(p) for p in in_flight} | {space.key({"x0": 0.3, "x1": 0.3, "x2": 0.3})}
+    assert len(pending) == 31 and len(set(keys)) == 8 and not set(keys) & (told | pending)
+    # the local fit still steers towards the bowl's minimum at 0.3: the best pick beats most told points
+    assert min(sum((v - 0.3) ** 2 for v in p.values()) for p in in_flight) < np.percentile(opt._y, 10)
+
+
+def test_gp_fantasy_update_matches_refitting_with_the_point_added():
+    """Rank-one conditioning on a lie equals a posterior whose data contains the lie (fixed kernel)."""
+    from orchestrator.optimizers.gp import _condition, _Posterior
+    space = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(2)})
+    opt = make_optimizer("gp", space, seed=0)
+    told_history(opt, space, 25)
+    rows = np.arange(opt.n_evaluated)
+    U = np.random.default_rng(1).random((50, 2))
+    base = _Posterior(opt, rows, np.empty((0, 2)), 0.0)
+    mu, var, V = base.at(U)
+    j, lie = 7, 0.05
+    cov = base.k(U, U[j:j + 1])[:, 0] - V.T @ V[:, j]
+    mu1, var1, _ = _condition(mu, var, cov, j, (lie - base.mean) / base.scale, base.floor)
+    direct = _Posterior(opt, rows, U[j:j + 1], lie)
+    mu2, var2, _ = direct.at(U)
+    np.testing.assert_allclose(mu1, mu2, atol=1e-6)
+    np.testing.assert_allclose(var1, var2, atol=1e-6)
+
+
+def test_gp_posterior_matches_sklearn_with_per_point_noise():
+    """Our factorisation gives sklearn's prediction for the same kernel and per-point alpha."""
+    from sklearn.gaussian_process import GaussianProcessRegressor
+    space = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(2)})
+    opt = make_optimizer("gp", space, seed=0, trials=4)
+    told_history(opt, space, 30)
+    points = [{"x0": 0.1, "x1": 0.9}, {"x0": 0.32, "x1": 0.28}]
+    mu, sd = opt.predict(points)
+    y, X = np.array(opt._y), np.array(opt._X)
+    kernel = opt._kernel_fitted
+    alpha = (np.array(opt._std) / y.std()) ** 2 / 4 + 1e-6 + kernel.k2.noise_level
+    ref = GaussianProcessRegressor(kernel.k1, alpha=alpha, normalize_y=True, optimizer=None).fit(X, y)
+    mu_ref, sd_ref = ref.predict(np.array([space.encode(p) for p in points]), return_std=True)
+    np.testing.assert_allclose(mu, mu_ref, rtol=1e-6)
+    np.testing.assert_allclose(sd, sd_ref, rtol=1e-5)
+
+
+def test_heteroscedastic_gp_pulls_less_towards_a_noisy_point():
+    """Same data, one outlier: told with a large trial std it moves the posterior mean less."""
+    space = SearchSpace({"x": Lattice(0, 100, 0.01)})
+    xs = [round(0.05 * i, 2) for i in range(21)]
+    means = [float(np.sin(3 * x)) for x in xs]
+    means[10] += 1.0  # x = 0.5 is an outlier
+    pulled = []
+    for outlier_std in (0.01, 2.0):
+        opt = make_optimizer("gp", space, seed=0, trials=3)
+        stds = [0.05] * len(xs)
+        stds[10] = outlier_std
+        opt.tell([{"x": x} for x in xs], means, stds)
+        mu, _ = opt.predict([{"x": 0.5}])
+        pulled.append(float(mu[0]) - float(np.sin(1.5)))
+    assert pulled[0] > 0.1 and pulled[1] < 0.25 * pulled[0], pulled
+
+
+def test_rbf_restart_after_the_radius_collapses():
+    space = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(3)})
+    opt = make_optimizer("rbf", space, seed=0, n_initial=4, restart=True)
+    opt.tell(opt.ask(4), [1.0, 2.0, 3.0, 4.0])
+    for _ in range(5 * 7):  # 6 halvings to the floor, then one more run of max(d, 5) failures
+        opt.tell(opt.ask(1), [9.0])
+    assert opt.radius == 0.2
+    design = np.array([space.encode(p) for p in opt.ask(4)])  # a fresh design comes first
+    assert len(design) == 4 and np.ptp(design, axis=0).min() > 0.3
+    opt.tell([space.decode(r) for r in design], [5.0, 6.0, 7.0, 8.0])
+    assert opt._centre().tolist() == design[0].tolist()  # the new phase's best, not the old one
+    assert opt.ask(2)
+
+
+def test_driver_passes_trials_to_the_gp_and_budget_to_the_rbf():
+    from orchestrator.driver import build_optimizer
+    from orchestrator.experiment import Experiment
+    space = {"x": {"lower": 0, "upper": 10, "scale": 0.1}}
+    gp = build_optimizer(Experiment(space=space, trials=4, budget=30, optimizer={"name": "gp"}))
+    assert gp.options["trials"] == 4 and "budget" not in gp.options
+    rbf = build_optimizer(Experiment(space=space, trials=4, budget=30, optimizer={"name": "rbf"}))
+    assert rbf.options["budget"] == 30 and "trials" not in rbf.options
+    mine = build_optimizer(Experiment(space=space, trials=4, optimizer={"name": "gp", "trials": 1}))
+    assert mine.options["trials"] == 1  # an explicit option wins
