@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from orchestrator.analysis.figures import hep_style, new_figure, save
 from orchestrator.experiment import Experiment, ExperimentError
 from orchestrator.optimizers import OPTIMIZERS
 from orchestrator.store import read_store
@@ -64,12 +66,13 @@ def _curves(stores: dict[str, list[str]]) -> dict[str, np.ndarray]:
 def convergence_figure(curves: dict[str, np.ndarray], n_initial: int, out: Path,
                        title: str = "") -> list[Path]:
     """Best-so-far mean +- std across repeats vs evaluation index; PNG and PDF."""
-    import matplotlib
+    return save(_convergence(curves, n_initial, title), out.parent, out.name)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+@hep_style
+def _convergence(curves: dict[str, np.ndarray], n_initial: int, title: str) -> Figure:
+    fig = new_figure(10, 7)
+    ax = fig.add_subplot()
     for method, c in curves.items():
         x = np.arange(1, c.shape[1] + 1)
         mean, std = np.nanmean(c, axis=0), np.nanstd(c, axis=0)
@@ -80,12 +83,7 @@ def convergence_figure(curves: dict[str, np.ndarray], n_initial: int, out: Path,
     ax.set_ylabel("best mean metric so far")
     ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=120)
-    plt.close(fig)
-    return paths
+    return fig
 
 
 def summary_table(curves: dict[str, np.ndarray], reference: str = "random") -> list[dict]:

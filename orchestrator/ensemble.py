@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
+from orchestrator.analysis.figures import hep_style, new_figure, save
 from orchestrator.store import DONE, STAGES, read_store
 
 __all__ = ["choose_architecture", "ensemble_figure", "ensemble_histograms", "member_seeds",
@@ -76,15 +78,15 @@ def ensemble_histograms(generated: Sequence[np.ndarray], truth: np.ndarray,
 
 def ensemble_figure(hists: list[dict], columns: Sequence[str], out: Path, title: str = "") -> list[Path]:
     """Truth histogram vs ensemble mean +- std per output variable; PNG and PDF."""
-    import matplotlib
+    return save(_ensemble(hists, columns, title), out.parent, out.name)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    n = len(hists)
-    ncol = min(n, 4)
-    nrow = -(-n // ncol)
-    fig, axes = plt.subplots(nrow, ncol, figsize=(3.6 * ncol, 3.0 * nrow), squeeze=False)
+@hep_style
+def _ensemble(hists: list[dict], columns: Sequence[str], title: str) -> Figure:
+    ncol = min(len(hists), 4)
+    nrow = -(-len(hists) // ncol)
+    fig = new_figure(6 * ncol, 5 * nrow)
+    axes = fig.subplots(nrow, ncol, squeeze=False)
     for ax, h, name in zip(axes.flat, hists, columns, strict=False):
         e = h["edges"]
         ax.stairs(h["truth"], e, color="k", lw=1.2, label="truth")
@@ -93,16 +95,11 @@ def ensemble_figure(hists: list[dict], columns: Sequence[str], out: Path, title:
                   alpha=0.3, label="+- 1 std")
         ax.set_xlabel(name)
         ax.set_ylabel("density")
-    for ax in list(axes.flat)[n:]:
+    for ax in list(axes.flat)[len(hists):]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize="small")
     fig.suptitle(title)
-    fig.tight_layout()
-    paths = [out.with_suffix(".png"), out.with_suffix(".pdf")]
-    for p in paths:
-        fig.savefig(p, dpi=110)
-    plt.close(fig)
-    return paths
+    return fig
 
 
 def run_ensemble(store: str, *, k: int = 8, arch: int | str = "best", out_dir: str,

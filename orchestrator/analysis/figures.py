@@ -46,7 +46,7 @@ def hep_style(build):
     return wrapper
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     """A figure on its own Agg canvas."""
     fig = Figure(figsize=(width, height))
     FigureCanvasAgg(fig)
@@ -85,7 +85,7 @@ def _empty(fig: Figure, ax, text: str) -> Figure:
 @hep_style
 def convergence(snap: Snapshot) -> Figure:
     """Each architecture's mean in tell order, the best-so-far line, the end of the design."""
-    fig = _figure(10, 7)
+    fig = new_figure(10, 7)
     ax = fig.subplots()
     order = completion_order(snap)
     mean = snap.arch_mean_std()[0][order] if len(order) else np.zeros(0)
@@ -142,7 +142,7 @@ def mean_std(snap: Snapshot, colour_by: str | None = None) -> Figure:
     colour_by = colour_by or space.names[0]
     if colour_by not in space.names:
         raise ValueError(f"colour_by {colour_by!r} is not a hyperparameter; use one of {space.names}")
-    fig = _figure(10, 8)
+    fig = new_figure(10, 8)
     ax = fig.subplots()
     idx, mean, std = finished(snap)
     ax.set_xlabel("mean metric over trials (lower is better)")
@@ -174,7 +174,7 @@ def marginals(snap: Snapshot, threshold: float | None = None, per_row: int = 3) 
     cut = threshold_of(snap, threshold)
     rows = -(-space.dim // per_row)
     cols = min(per_row, space.dim)
-    fig = _figure(6 * cols, 7 * rows)
+    fig = new_figure(6 * cols, 7 * rows)
     grid = fig.add_gridspec(2 * rows, cols, height_ratios=[2, 1] * rows, hspace=0.35, wspace=0.3)
     idx, mean, _ = finished(snap)
     every = np.arange(snap.n)
@@ -225,7 +225,7 @@ def _bins(p, n: int = 20) -> np.ndarray:
 def pareto_plot(snap: Snapshot, best: dict | None = None) -> Figure:
     """Mean against std, model size as colour, the non-dominated architectures outlined."""
     idx, f, names = objectives(snap)
-    fig = _figure(10, 8)
+    fig = new_figure(10, 8)
     ax = fig.subplots()
     ax.set_xlabel("mean metric over trials (lower is better)")
     ax.set_ylabel("std of the metric over trials")
@@ -255,7 +255,7 @@ def pareto_plot(snap: Snapshot, best: dict | None = None) -> Figure:
 @hep_style
 def importance(result: dict) -> Figure:
     """First-order and total Sobol indices with their bootstrap confidence intervals."""
-    fig = _figure(10, max(4.0, 1.5 + 0.8 * len(result.get("names", []))))
+    fig = new_figure(10, max(4.0, 1.5 + 0.8 * len(result.get("names", []))))
     ax = fig.subplots()
     if "skipped" in result:
         return _empty(fig, ax, result["skipped"])
