@@ -15,7 +15,8 @@ from orchestrator.optimizers import OPTIMIZERS, SpaceExhausted, make_optimizer
 from orchestrator.space import Lattice, SearchSpace
 
 NAMES = sorted(OPTIMIZERS)
-FAST = {"gp": {"n_restarts": 0, "n_candidates": 300}}  # keep GP fits cheap in contract tests
+FAST = {"gp": {"n_restarts": 0, "n_candidates": 300},  # keep GP fits cheap in contract tests
+        "skopt": {"n_points": 300, "acq_optimizer": "sampling"}}
 
 
 def tiny_space() -> SearchSpace:
