@@ -28,7 +28,7 @@ from orchestrator.optimizers.base import Optimizer
 
 __all__ = ["SkoptSearch"]
 
-_ESTIMATORS = ("GP", "RF", "ET", "GBRT")
+_ESTIMATORS = ("GP", "RF", "ET")
 _ACQ_FUNCS = ("EI", "PI", "LCB", "gp_hedge")
 _STRATEGIES = {"cl_min": np.min, "cl_mean": np.mean, "cl_max": np.max}
 
@@ -41,7 +41,7 @@ def _import_skopt() -> Any:
 
 
 class SkoptSearch(Optimizer):
-    """Bayesian optimisation by scikit-optimize (``base_estimator`` GP, RF, ET or GBRT).
+    """Bayesian optimisation by scikit-optimize (``base_estimator`` GP, RF or ET).
 
     The first ``n_initial`` points are our Latin hypercube (skopt's own default is random);
     after that every ask goes to ``skopt.Optimizer`` as described in the module docstring.
@@ -74,6 +74,9 @@ class SkoptSearch(Optimizer):
     def _check_options(self) -> None:
         super()._check_options()
         o = self.options
+        if str(o["base_estimator"]).upper() == "GBRT":
+            raise ValueError("option base_estimator: GBRT does not work with scikit-optimize 0.10 on "
+                             "scikit-learn >= 1.6 (skopt rejects its own quantile regressor); use RF or ET")
         if str(o["base_estimator"]).upper() not in _ESTIMATORS:
             raise ValueError(f"option base_estimator: must be one of {', '.join(_ESTIMATORS)}, "
                              f"got {o['base_estimator']!r}")
