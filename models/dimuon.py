@@ -11,8 +11,9 @@ sigma the training set's dimuon mass mean and RMS, c1 = c2 = 1e-4. ``width_facto
 every layer (tunable).
 
 Features: (px, py, pz, E) of both muons ordered by pT (8), or 7 with ``data: {rotated: true}``,
-min-max scaled to [-1, 1]. ``data`` keys: ``path`` (text or .npy) or ``events`` (default
-100000) with ``seed`` (default 0); ``validation`` (5000); ``rotated``; ``steps_per_epoch``.
+min-max scaled to [-1, 1]. ``data`` keys: ``path`` (text, .npy or .root) or ``events`` (default
+100000) with ``seed`` (default 0); ``validation`` (5000); ``rotated``; ``steps_per_epoch``;
+for ROOT files ``tree``, ``columns``, ``cut``, ``nonfinite`` (models.data.dimuon.load_dimuon).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import keras
 import numpy as np
 from keras import layers, ops
 
-from models.data.cache import cached
+from models.data.cache import cached, file_options
 from models.data.dimuon import features, generate_events, load_dimuon
 from models.event_gan import (
     EventTrainer,
@@ -102,7 +103,7 @@ def load_data(frozen: tuple) -> dict:
     data = {**DATA_DEFAULTS, **dict(frozen)}
     n_val = int(data["validation"])
     if data.get("path"):
-        table = load_dimuon(data["path"])
+        table = load_dimuon(data["path"], **file_options(data))
     else:
         table = generate_events(int(data["events"]) + n_val, int(data["seed"]))
     x = features(table, rotated=bool(data["rotated"]))

@@ -5,8 +5,9 @@ Dense(2) -> tanh (scaled space); discriminator: sample(2) -> Dense(D) -> BN -> L
 Dense(D) -> BN -> LeakyReLU -> Dense(1, sigmoid); BCE, two Adams. The condition is fed to the
 generator only. Inputs and outputs are min-max scaled to [-1, 1]; ``Trainer.scalers`` maps back.
 
-``data`` keys: ``path`` (a converter npz) or ``events`` (synthetic, default 100000) with
-``seed`` (dataset seed, default 0); ``validation`` (default 5000); ``steps_per_epoch`` (cap).
+``data`` keys: ``path`` (a converter npz or a .root file) or ``events`` (synthetic, default
+100000) with ``seed`` (dataset seed, default 0); ``validation`` (default 5000); ``steps_per_epoch``
+(cap); for ROOT files ``tree``, ``columns``, ``cut``, ``nonfinite`` (load_hadronization).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from models.data.cache import cached
+from models.data.cache import cached, file_options
 from models.data.hadronization import generate_clusters, load_hadronization
 from models.event_gan import (
     EventTrainer,
@@ -61,7 +62,7 @@ def load_data(frozen: tuple) -> dict:
     data = {**DATA_DEFAULTS, **dict(frozen)}
     n_val = int(data["validation"])
     if data.get("path"):
-        arrays = load_hadronization(data["path"])
+        arrays = load_hadronization(data["path"], **file_options(data))
     else:
         arrays = generate_clusters(int(data["events"]) + n_val, int(data["seed"]))
     cond_train, cond_val = split(np.asarray(arrays["input_4vec"], np.float64), n_val, "hadronization data")

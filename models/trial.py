@@ -5,6 +5,7 @@ Each model family is a module with ``make_trainer(params, data, seed) -> Trainer
 Trainer has ``n_params`` (int), ``generator`` (keras.Model), ``train_epoch() -> dict`` of losses,
 ``evaluate() -> dict`` with at least ``"metric"`` (lower is better), and optionally
 ``selection_window`` (int: pick the best epoch among the last N only, as the 3DGAN paper does).
+``check_data(model, data)`` is the optional pre-flight the driver calls before any cluster starts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,24 @@ FAMILIES = {
     "calo3d": "models.calo3d",
     "calo_wgan": "models.calo_wgan",
 }
+
+
+# Families whose data files can be checked in the driver before a cluster starts (no Keras).
+DATA_CHECKS = {
+    "hadronization": "models.data.hadronization:check_data",
+    "dimuon": "models.data.dimuon:check_data",
+}
+
+
+def check_data(model: str, data: dict) -> None:
+    """Fail fast on a bad data file of ``model`` (file, tree, columns, branches); reads no events."""
+    from models.data.cache import file_options
+
+    data = dict(data or {})
+    if model not in DATA_CHECKS or not data.get("path"):
+        return
+    module, name = DATA_CHECKS[model].split(":")
+    getattr(importlib.import_module(module), name)(data["path"], **file_options(data))
 
 
 def load_family(model: str):

@@ -93,20 +93,37 @@ def cmd_monitor(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from orchestrator.analysis import report
 
+    if not args.output:
+        print(report(args.store, top=args.top))
+        return 0
+    from orchestrator.analysis.html import write_report
+
+    page = write_report(args.store, args.output, best_rule=args.best, threshold=args.threshold,
+                        colour_by=args.colour_by, top=args.top)
     print(report(args.store, top=args.top))
+    print(f"ganhpo: report written to {page} (figures as PNG and PDF, summary.json beside it)")
     return 0
 
 
 def cmd_focus(args: argparse.Namespace) -> int:
-    from orchestrator.analysis import focus_experiment
+    from orchestrator.analysis.focus import describe, focus_experiment
+    from orchestrator.space import SearchSpace
+    from orchestrator.store import read_store
 
-    spec = focus_experiment(args.store, eps=args.eps, budget=args.budget)
+    eps = None if args.threshold is not None else (2.0 if args.eps is None else args.eps)
+    spec = focus_experiment(args.store, eps=eps, budget=args.budget, threshold=args.threshold,
+                            real_eps=None if eps is None else args.real_eps)
     text = yaml.safe_dump(spec, sort_keys=False)
-    if args.output:
-        Path(args.output).write_text(text)
-        print(f"ganhpo: focus experiment written to {args.output}")
-    else:
+    if not args.output:
         print(text)
+        return 0
+    Path(args.output).write_text(text)
+    how = (f"the span of the architectures with mean <= {args.threshold}" if eps is None
+           and not str(args.threshold).endswith("%") else
+           f"the span of the best {args.threshold} of the architectures" if eps is None else
+           f"the best architecture +- {eps:g} lattice steps (reals +- {args.real_eps:g} unit cube)")
+    print(f"ganhpo: focus experiment from {how} written to {args.output}:")
+    print("\n".join(describe(read_store(args.store).experiment["space"], SearchSpace(spec["space"]))))
     return 0
 
 
@@ -145,16 +162,33 @@ def build_parser() -> argparse.ArgumentParser:
                      help="extra host[:port] allowed to open the page (default: only the bound one)")
     mon.set_defaults(func=cmd_monitor)
 
-    rep = sub.add_parser("report", help="print the best architectures of a store")
+    rep = sub.add_parser("report", help="summarise a store: text, or an HTML page with figures (-o)")
     rep.add_argument("store")
-    rep.add_argument("--top", type=int, default=10)
+    rep.add_argument("--top", type=int, default=10, help="architectures listed (default: %(default)s)")
+    rep.add_argument("-o", "--output", metavar="DIR",
+                     help="write index.html, summary.json and every figure (PNG and PDF) here")
+    rep.add_argument("--best", default="mean", metavar="RULE",
+                     help="how to choose the best architecture: mean | mean+2std | pareto-knee | "
+                          "smallest-within:5%% (default: %(default)s)")
+    rep.add_argument("--threshold", type=float, metavar="METRIC",
+                     help="highlight architectures with mean <= this in the marginals "
+                          "(default: the 20%% quantile of the means)")
+    rep.add_argument("--colour-by", metavar="NAME",
+                     help="hyperparameter colouring the mean-std plot (default: the most important)")
     rep.set_defaults(func=cmd_report)
 
-    foc = sub.add_parser("focus", help="write a focus-search experiment around the best point")
+    foc = sub.add_parser("focus", help="write a focus-search experiment derived from a store")
+    how = foc.add_mutually_exclusive_group()
+    how.add_argument("--eps", type=float, metavar="STEPS",
+                     help="around the best point: +- this many lattice steps (default: 2)")
+    how.add_argument("--threshold", metavar="METRIC|Q%",
+                     help="span of the architectures with mean <= METRIC, or in the best Q%% (e.g. 20%%)")
     foc.add_argument("store")
-    foc.add_argument("--eps", type=float, default=0.1, help="half-width in unit-cube units")
-    foc.add_argument("--budget", type=int)
-    foc.add_argument("-o", "--output")
+    foc.add_argument("--real-eps", type=float, default=0.1, metavar="U",
+                     help="with --eps: half-width for real parameters in unit-cube units "
+                          "(default: %(default)s)")
+    foc.add_argument("--budget", type=int, help="budget of the focus search (default: the store's)")
+    foc.add_argument("-o", "--output", metavar="FILE", help="write the experiment YAML here")
     foc.set_defaults(func=cmd_focus)
 
     data = sub.add_parser("data", help="synthetic datasets in the real file formats")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from distributed import Client, Event, as_completed, get_worker
 
-from orchestrator.experiment import Experiment
+from orchestrator.experiment import Experiment, ExperimentError
 from orchestrator.optimizers import OPTIMIZERS, Optimizer, SpaceExhausted, make_optimizer
 from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, check_store, read_store
 
@@ -45,11 +45,13 @@ class Result:
     n_failed_trials: int
     tell_order: tuple[int, ...]
     seconds: float
+    first_error: str = ""  # the first line of one failed trial's error, when none succeeded
 
     def summary(self) -> str:
         """A few human-readable lines for the end of a run."""
         if self.best_params is None:
-            return f"no architecture finished successfully; see {self.store}"
+            why = f"; first error: {self.first_error}" if self.first_error else ""
+            return f"no architecture finished successfully{why}; see {self.store}"
         trials = ", ".join(f"{m:.4g}" for m in self.best_metrics)
         return (f"best architecture: {self.best_params}\n"
                 f"  metric {self.best_mean:.5g} +- {self.best_std:.2g} over {len(self.best_metrics)} "
@@ -283,9 +285,24 @@ def build_optimizer(exp: Experiment) -> Optimizer:
     return make_optimizer(name, exp.space, seed=exp.seed, **options)
 
 
+def check_data(exp: Experiment) -> None:
+    """Call the trial module's optional ``check_data(model, data)``; its ValueError names the file."""
+    try:
+        module = importlib.import_module(exp.trial.partition(":")[0])
+    except ImportError:  # reported where the trial runs, as before
+        return
+    check = getattr(module, "check_data", None)
+    if callable(check):
+        try:
+            check(exp.model, exp.data)
+        except ValueError as err:
+            raise ExperimentError(f"field 'data': {err}") from None
+
+
 def validate(exp: Experiment, path: str) -> None:
-    """Fail on a bad optimiser or an incompatible store before any cluster or data is touched."""
+    """Fail on a bad optimiser, data file or incompatible store before any cluster starts."""
     build_optimizer(exp)
+    check_data(exp)
     if Path(path).exists():
         exp.check_resumable(check_store(path)["experiment"], path)
 
@@ -306,8 +323,9 @@ def best_of(store_path: str, exp: Experiment, started: float, tells: list[int]) 
     done = snap.arch_done() & np.isfinite(mean)
     n_failed = int(np.sum(snap.status == FAILED))
     if not done.any():
+        first = next((e.strip().splitlines()[0] for e in snap.errors.values() if e.strip()), "")
         return Result(store_path, None, math.nan, math.nan, (), snap.n, n_failed, tuple(tells),
-                      time.time() - started)
+                      time.time() - started, first)
     a = int(np.flatnonzero(done)[np.argmin(mean[done])])
     metrics = tuple(float(m) for m in snap.metric[a][snap.status[a] == DONE])
     return Result(store_path, {**exp.fixed, **exp.space.from_row(snap.params[a])}, float(mean[a]),

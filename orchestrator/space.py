@@ -191,8 +191,9 @@ class Real(Parameter):
 
     def _between(self, u_lo: float, u_hi: float) -> Real:
         lo, hi = self.decode(u_lo), self.decode(u_hi)
-        if hi <= lo:
-            hi = lo * (1 + 1e-9) + 1e-12
+        if hi <= lo:  # a zero-width focus: keep a sliver around lo, inside [low, high]
+            width = (self.high - self.low) * 1e-9
+            lo, hi = max(self.low, lo - width), min(self.high, lo + width)
         return Real(lo, hi, self.log)
 
     def to_dict(self) -> dict:

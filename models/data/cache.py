@@ -10,10 +10,29 @@ from typing import Any
 TRAINING_KEYS = frozenset({"steps_per_epoch"})
 
 
+# Keys of a data dict that say how to read a file; passed on to the family's loader.
+FILE_KEYS = ("tree", "columns", "cut", "nonfinite")
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
 def freeze(data: dict) -> tuple:
-    """A hashable key for the dataset part of a data dict."""
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in data.items()
-                        if k not in TRAINING_KEYS))
+    """A hashable key for the dataset part of a data dict (nested dicts become sorted pairs)."""
+    return tuple(sorted((k, _hashable(v)) for k, v in data.items() if k not in TRAINING_KEYS))
+
+
+def file_options(data: dict) -> dict:
+    """The file-reading options of a (thawed) data dict, ``columns`` back as a dict."""
+    out = {k: data[k] for k in FILE_KEYS if data.get(k) is not None}
+    if "columns" in out:
+        out["columns"] = dict(out["columns"])
+    return out
 
 
 def cached(fn: Callable[[tuple], Any]) -> Callable[[dict], Any]:

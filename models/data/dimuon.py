@@ -1,8 +1,12 @@
 """Z/gamma* -> mu mu data: a synthetic Drell-Yan generator and the two real formats.
 
 Formats: ATLAS-style text, six whitespace-separated columns per event, pT [GeV], eta, phi of
-the leading then the sub-leading muon (``#`` comments allowed); and a structured numpy array
-(``.npy``) with the same six fields named ``pt1 eta1 phi1 pt2 eta2 phi2``.
+the leading then the sub-leading muon (``#`` comments allowed); a structured numpy array
+(``.npy``) with the same six fields named ``pt1 eta1 phi1 pt2 eta2 phi2``; and ROOT TTrees
+(``.root``, read with uproot) whose ``columns`` map the muon kinematics to branches or
+expressions, as collections (``Muon_pt[nMuon]``: events with >= 2 muons, the two leading by
+pT) or one branch per muon. The generator writes ROOT as NanoAOD-style ``nMuon``,
+``Muon_pt``, ``Muon_eta``, ``Muon_phi`` in the tree ``events``.
 
 Synthetic stand-in (LHC 13 TeV-like): relativistic Breit-Wigner (m_Z 91.1876, Gamma 2.4952)
 plus a falling gamma* continuum in 50 < M < 150 GeV; falling Z pT spectrum; Gaussian
@@ -103,20 +107,41 @@ def generate_events(events: int, seed: int = 0, afb: float = 0.02,
     return np.concatenate(kept)[:events]
 
 
+ROOT_TREE = "events"
+ROOT_COLUMNS = {"pt": "Muon_pt", "eta": "Muon_eta", "phi": "Muon_phi"}  # what write_dataset writes
+BASES = (("pt", "eta", "phi"), ("px", "py", "pz"), ("px", "py", "pz", "E"))
+COLUMNS_HELP = ("expected per-muon collections pt, eta, phi (or px, py, pz[, E]), e.g. {pt: Muon_pt, "
+                "eta: Muon_eta, phi: Muon_phi}, or one number per muon pt1 eta1 phi1 pt2 eta2 phi2 "
+                "(or px1 py1 pz1 [E1] px2 py2 pz2 [E2])")
+
+
+def _root_chunk(table: np.ndarray) -> dict:
+    """One chunk of the ROOT tree: NanoAOD-style jagged nMuon, Muon_pt, Muon_eta, Muon_phi."""
+    import awkward as ak
+
+    kin = table.reshape(-1, 2, 3).astype(np.float32)
+    muon = ak.zip({k: ak.from_regular(ak.Array(kin[..., i]), axis=1) for i, k in enumerate(ROOT_COLUMNS)})
+    return {"Muon": muon}
+
+
 def write_dataset(path: str | Path, events: int, seed: int, progress: bool = True,
                   format: str | None = None, **options) -> Path:
-    """Write synthetic events as text (.txt/.dat/.csv) or a structured array (.npy)."""
+    """Write synthetic events as text (.txt/.dat/.csv), a structured array (.npy) or a ROOT TTree."""
     from tqdm import tqdm
 
+    from models.data.root import write_tree
+
     path = Path(path)
-    fmt = format or ("npy" if path.suffix == ".npy" else "text")
-    if fmt not in ("text", "npy"):
-        raise ValueError(f"dimuon dataset: format {fmt!r} unknown; use 'text' or 'npy'")
+    fmt = format or {".npy": "npy", ".root": "root"}.get(path.suffix, "text")
+    if fmt not in ("text", "npy", "root"):
+        raise ValueError(f"dimuon dataset: format {fmt!r} unknown; use 'text', 'npy' or 'root'")
     chunk = 100_000
-    parts = [generate_events(min(chunk, events - s), seed + s, **options)
+    parts = (generate_events(min(chunk, events - s), seed + s, **options)
              for s in tqdm(range(0, events, chunk), desc="dimuon", unit="chunk",
-                           disable=not progress or events <= chunk)]
-    table = np.concatenate(parts)
+                           disable=not progress or events <= chunk))
+    if fmt == "root":
+        return write_tree(path, ROOT_TREE, (_root_chunk(t) for t in parts))
+    table = np.concatenate(list(parts))
     if fmt == "npy":
         with open(path, "wb") as f:
             np.save(f, np.rec.fromarrays(table.T.astype(np.float32), names=list(FIELDS)))
@@ -129,6 +154,8 @@ def _check(table: np.ndarray, path) -> np.ndarray:
     if table.ndim != 2 or table.shape[1] != 6:
         raise ValueError(f"dimuon data file {path}: shape {table.shape}; expected (N, 6) columns "
                          f"{' '.join(FIELDS)}")
+    if len(table) == 0:
+        raise ValueError(f"dimuon data file {path}: no events left to train on")
     pt, eta, phi = table[:, [0, 3]], table[:, [1, 4]], table[:, [2, 5]]
     if np.median(pt) > 1000:
         raise ValueError(f"dimuon data file {path}: median muon pT {np.median(pt):.4g}; "
@@ -139,9 +166,85 @@ def _check(table: np.ndarray, path) -> np.ndarray:
     return table.astype(np.float32)
 
 
-def load_dimuon(path: str | Path) -> np.ndarray:
-    """Read either real format into (N, 6) float32 (pt, eta, phi) x 2, checking shape and units."""
+def _to_pt_eta_phi(kin: np.ndarray, base: tuple[str, ...], where: str) -> np.ndarray:
+    """(N, 2, 3) (pt, eta, phi) per muon from (N, 2, len(base)) in ``base`` order, ordered by pT."""
+    if base[0] != "pt":
+        p2 = np.sum(kin[..., :3] ** 2, axis=-1)
+        if len(base) == 4 and np.any(kin[..., 3] ** 2 < p2 * (1 - 1e-3)):
+            n = int(np.sum(np.any(kin[..., 3] ** 2 < p2 * (1 - 1e-3), axis=1)))
+            raise ValueError(f"{where}: E < |p| for a muon in {n} events; expected E in GeV beside "
+                             "px, py, pz (the muon mass is fixed at 105.66 MeV; E is only checked)")
+        kin = pt_eta_phi(np.concatenate([np.zeros(kin.shape[:-1] + (1,)), kin[..., :3]], axis=-1))
+    order = np.argsort(-kin[..., 0], axis=1, kind="stable")
+    return np.take_along_axis(kin, order[..., None], axis=1)
+
+
+def _column_kind(path, columns: dict) -> tuple[tuple | None, tuple | None]:
+    """(collection base, None) or (None, per-muon base) for a columns mapping; else an error."""
+    keys = set(columns)
+    collection = next((b for b in BASES if keys == set(b)), None)
+    per_muon = next((b for b in BASES if keys == {f"{k}{i}" for k in b for i in (1, 2)}), None)
+    if collection is None and per_muon is None:
+        raise ValueError(f"dimuon data file {path}: columns {sorted(keys)}; {COLUMNS_HELP}")
+    return collection, per_muon
+
+
+def check_data(path: str | Path, tree: str | None = None, columns=None, cut: str | None = None,
+               nonfinite: str = "refuse") -> None:
+    """Fail fast, reading no events: the file, the tree, the columns' names and branches."""
+    from models.data.root import NONFINITE, check_columns
+
     path = Path(path)
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"dimuon data file {path}: nonfinite={nonfinite!r}; use 'refuse' or 'drop'")
+    if path.suffix != ".root":
+        if columns or tree or cut:
+            raise ValueError(f"dimuon data file {path}: tree/columns/cut apply to .root files only")
+        if not path.is_file():
+            raise ValueError(f"dimuon data file {path}: no such file")
+        return
+    columns = dict(columns or ROOT_COLUMNS)
+    _column_kind(path, columns)
+    check_columns(path, tree, columns, "dimuon data file", cut)
+
+
+def _load_root(path: Path, tree: str | None, columns, cut: str | None, nonfinite: str) -> np.ndarray:
+    """(N, 6) (pt, eta, phi) x 2 from a TTree: two leading muons of events with >= 2 of them."""
+    from models.data.root import finite_rows, flat, leading, read_columns
+
+    columns = dict(columns or ROOT_COLUMNS)
+    collection, per_muon = _column_kind(path, columns)
+    arrays, where = read_columns(path, tree, columns, "dimuon data file", cut)
+    if collection is not None:
+        base = collection
+        by = arrays["pt"] if "pt" in arrays else np.hypot(arrays["px"], arrays["py"])
+        kin, _ = leading(arrays, list(base), 2, by, where)
+    else:
+        base = per_muon
+        names = [f"{k}{i}" for i in (1, 2) for k in base]
+        kin = flat(arrays, names, where).reshape(-1, 2, len(base))
+    names = [f"{k}{i}" for i in (1, 2) for k in base]
+    kin = finite_rows(kin, nonfinite, where, names)
+    return _to_pt_eta_phi(kin, base, where).reshape(-1, 6)
+
+
+def load_dimuon(path: str | Path, tree: str | None = None, columns=None, cut: str | None = None,
+                nonfinite: str = "refuse") -> np.ndarray:
+    """Read text, .npy or a ROOT TTree into (N, 6) float32 (pt, eta, phi) x 2, muons by pT.
+
+    ROOT: ``columns`` maps pt/eta/phi (or px/py/pz[/E]) to branch expressions (default
+    ``ROOT_COLUMNS``); ``cut`` an event selection expression; ``nonfinite``: refuse or drop.
+    """
+    from models.data.root import finite_rows
+
+    path = Path(path)
+    if path.suffix == ".root":
+        return _check(_load_root(path, tree, columns, cut, nonfinite), path)
+    if columns or tree or cut:
+        raise ValueError(f"dimuon data file {path}: tree/columns/cut apply to .root files only; "
+                         f"a {path.suffix or 'text'} file has the fixed columns {' '.join(FIELDS)}")
+    if not path.is_file():
+        raise ValueError(f"dimuon data file {path}: no such file")
     if path.suffix == ".npy":
         array = np.load(path, allow_pickle=False)
         names = array.dtype.names or ()
@@ -149,8 +252,12 @@ def load_dimuon(path: str | Path) -> np.ndarray:
         if missing:
             raise ValueError(f"dimuon data file {path}: missing field {missing[0]!r}; expected a "
                              f"structured array with fields {' '.join(FIELDS)}")
-        return _check(np.column_stack([array[f] for f in FIELDS]).astype(np.float64), path)
-    return _check(np.loadtxt(path, ndmin=2), path)
+        table = np.column_stack([array[f] for f in FIELDS]).astype(np.float64)
+    else:
+        table = np.loadtxt(path, ndmin=2)
+    if table.ndim == 2 and table.shape[1] == 6:
+        table = finite_rows(table, nonfinite, f"dimuon data file {path}", FIELDS)
+    return _check(table, path)
 
 
 def features(table: np.ndarray, rotated: bool = False) -> np.ndarray:

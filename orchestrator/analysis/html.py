@@ -1,0 +1,156 @@
+"""`ganhpo report STORE -o DIR`: every figure (PNG beside PDF), a JSON summary and an HTML page."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from orchestrator.analysis import figures
+from orchestrator.analysis.pareto import pareto, select_best
+from orchestrator.analysis.sensitivity import sensitivity, top_interactions
+from orchestrator.analysis.summary import failures, finished, top_architectures
+from orchestrator.space import SearchSpace
+from orchestrator.store import read_store
+
+__all__ = ["summarise", "write_report"]
+
+CAPTIONS = {
+    "convergence": "Convergence: each architecture's mean metric in the order the optimiser was "
+                   "told it, and the best so far (dashed: end of the initial design).",
+    "sensitivity": "Importance: first-order and total Sobol indices of a surrogate of the mean "
+                   "metric (total minus first order = interactions).",
+    "mean_std": "Mean against trial-to-trial std per architecture, coloured by {colour}.",
+    "marginals": "Marginals: mean metric against each hyperparameter (red: mean <= {cut:.4g}), "
+                 "with histograms of where the optimiser sampled.",
+    "pareto": "Pareto front over {objectives}; the star is the best by rule '{rule}'.",
+}
+
+
+def _clean(value):
+    """JSON-safe: NaN/inf become None, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def summarise(path: str, *, best_rule: str = "mean", threshold: float | None = None,
+              top: int = 10) -> dict:
+    """The report's content as a JSON-able dict: best, top list, failures, importance, Pareto set."""
+    snap = read_store(path)
+    idx, _, _ = finished(snap)
+    best = select_best(snap, best_rule) if len(idx) else None
+    if best is not None:
+        best["params"] = SearchSpace(snap.experiment["space"]).from_row(snap.params[best["arch"]])
+    return _clean({
+        "store": str(path), "experiment": snap.experiment.get("name"),
+        "lower_is_better": True, "architectures": snap.n, "finished_with_metric": len(idx),
+        "budget": snap.experiment.get("budget"), "best": best,
+        "top": top_architectures(snap, top), "failures": failures(snap),
+        "threshold": figures.threshold_of(snap, threshold) if len(idx) else None,
+        "importance": sensitivity(snap), "pareto": pareto(snap)})
+
+
+def write_report(path: str, outdir: str | Path, *, best_rule: str = "mean",
+                 threshold: float | None = None, colour_by: str | None = None,
+                 top: int = 10) -> Path:
+    """Write figures, summary.json and index.html for a store into outdir; returns the page."""
+    space = read_store(path, arrays=("status",)).experiment["space"]
+    if colour_by is not None and colour_by not in space:
+        raise ValueError(f"--colour-by {colour_by!r} is not a hyperparameter; use one of {list(space)}")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    summary = summarise(path, best_rule=best_rule, threshold=threshold, top=top)
+    snap = read_store(path)
+    imp = summary["importance"]
+    colour = colour_by or (imp["ranking"][0] if "ranking" in imp else None)
+    cut = summary["threshold"]
+    figs = {"convergence": figures.convergence(snap), "sensitivity": figures.importance(imp),
+            "mean_std": figures.mean_std(snap, colour),
+            "marginals": figures.marginals(snap, cut),
+            "pareto": figures.pareto_plot(snap, summary["best"])}
+    for name, fig in figs.items():
+        figures.save(fig, outdir, name)
+    summary["figures"] = {n: {"png": f"{n}.png", "pdf": f"{n}.pdf"} for n in figs}
+    (outdir / "summary.json").write_text(json.dumps(summary, indent=1))
+    caption = {"colour": colour or "the first hyperparameter", "cut": cut or float("nan"),
+               "objectives": "(" + ", ".join(summary["pareto"]["objectives"]) + ")",
+               "rule": best_rule}
+    page = outdir / "index.html"
+    page.write_text(_page(summary, {n: CAPTIONS[n].format(**caption) for n in figs}))
+    return page
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
+                   for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _params(params: dict) -> str:
+    """A point for display: floats to 4 significant digits."""
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in params.items())
+
+
+def _g(x, fmt: str = ".5g") -> str:
+    return "-" if x is None else format(x, fmt)
+
+
+def _page(s: dict, captions: dict[str, str]) -> str:
+    esc = html.escape
+    parts = [f"<h1>ganhpo report: {esc(str(s['experiment']))}</h1>",
+             f"<p>Store <code>{esc(s['store'])}</code>: {s['finished_with_metric']} of "
+             f"{s['architectures']} architectures finished with a metric (budget {s['budget']}). "
+             "The metric is minimised: <b>lower is better</b>.</p>"]
+    if s["best"]:
+        b = s["best"]
+        parts.append(f"<h2>Best architecture (rule: {esc(b['rule'])})</h2><p>#{b['arch']}: "
+                     f"mean {_g(b['mean'])} +- {_g(b['std'], '.2g')} ({esc(b['why'])})<br>"
+                     f"<code>{esc(_params(b['params']))}</code></p>")
+    parts.append(f"<h2>Top {len(s['top'])} of {s['finished_with_metric']}</h2>" + _table(
+        ["arch", "mean", "std", "ok", "failed", "n_params", "parameters"],
+        [[r["arch"], _g(r["mean"]), _g(r["std"], ".2g"), r["done"], r["failed"], r["n_params"],
+          _params(r["params"])] for r in s["top"]]))
+    imp = s["importance"]
+    parts.append("<h2>Importance</h2>")
+    if "skipped" in imp:
+        parts.append(f"<p>{esc(imp['skipped'])}</p>")
+    else:
+        order = [imp["names"].index(n) for n in imp["ranking"]]
+        parts.append(f"<p>Surrogate: {esc(imp['surrogate'])}; fitted kernel "
+                     f"<code>{esc(imp.get('kernel', ''))}</code>; fitted on {imp['n_points']} of "
+                     f"{imp.get('n_finished', imp['n_points'])} finished architectures.</p>")
+        parts.append(_table(["hyperparameter", "S1", "+-", "ST", "+-"],
+                            [[imp["names"][i], _g(imp["S1"][i], ".3f"), _g(imp["S1_conf"][i], ".3f"),
+                              _g(imp["ST"][i], ".3f"), _g(imp["ST_conf"][i], ".3f")] for i in order]))
+        pairs = ", ".join(f"{a} x {b}: {v:.3f}" for a, b, v in top_interactions(imp))
+        parts.append(f"<p>Largest pairwise interactions (S2): {esc(pairs)}</p>")
+    for name, caption in captions.items():
+        parts.append(f'<figure id="{name}"><img src="{name}.png" alt="{name}" style="max-width:100%">'
+                     f'<figcaption>{esc(caption)} <a href="{name}.pdf">PDF</a></figcaption></figure>')
+    p = s["pareto"]
+    parts.append(f"<h2>Pareto front over ({esc(', '.join(p['objectives']))})</h2>" + _table(
+        ["arch"] + p["objectives"], [[r["arch"]] + [_g(r[o]) for o in p["objectives"]]
+                                     for r in p["front"]]))
+    f = s["failures"]
+    parts.append(f"<h2>Failures: {f['n_failed']} of {f['n_trials']} trials</h2>")
+    if f["n_failed"]:
+        parts.append(_table(["count", "error"], [[c["count"], c["error"]] for c in f["common"]]))
+        parts.append(_table(["arch", "trial", "error"],
+                            [[t["arch"], t["trial"], t["error"]] for t in f["trials"][:200]]))
+    style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:"
+             "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}"
+             "figure{margin:2em 0}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>ganhpo report</title>"
+            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
