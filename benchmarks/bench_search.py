@@ -40,7 +40,7 @@ from scipy.stats import rankdata  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from orchestrator.objectives import HARTMANN6_MIN, hartmann6  # noqa: E402
-from orchestrator.optimizers import SpaceExhausted, make_optimizer  # noqa: E402
+from orchestrator.optimizers import OPTIMIZERS, SpaceExhausted, make_optimizer  # noqa: E402
 from orchestrator.space import SearchSpace  # noqa: E402
 
 # ----- problems ---------------------------------------------------------------------------------
@@ -225,8 +225,13 @@ class SmacAdapter:
 
 
 def _ours(name: str, **options):
-    return lambda space, seed, budget: make_optimizer(
-        name, space, seed=seed, **({"budget": budget} if name == "rbf" else {}), **options)
+    """A registered optimiser; budget and trials per point go to those that accept them (as in
+    the driver's build_optimizer)."""
+    def build(space: SearchSpace, seed: int, budget: int):
+        accepted = OPTIMIZERS[name].defaults
+        extra = {k: v for k, v in (("budget", budget), ("trials", TRIALS)) if k in accepted}
+        return make_optimizer(name, space, seed=seed, **extra, **options)
+    return build
 
 
 METHODS: dict[str, Callable] = {
@@ -240,6 +245,7 @@ METHODS: dict[str, Callable] = {
     "pySOT-DYCORS": DycorsAdapter, "SMAC3-HPO": SmacAdapter,
 }
 OURS = ("rbf", "rbf-variability", "gp")
+TRIALS = 3  # trainings per point: their mean and std are told
 
 
 def available(method: str) -> str | None:
@@ -283,7 +289,7 @@ def run_search(task: dict) -> dict:
             if not pending:
                 break
             p = pending.popleft()
-            y = prob.f(p) + sd * rng.standard_normal(3)
+            y = prob.f(p) + sd * rng.standard_normal(TRIALS)
             start = time.perf_counter()
             opt.tell([p], [float(y.mean())], [float(y.std())])
             seconds += time.perf_counter() - start
