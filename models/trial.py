@@ -59,39 +59,91 @@ def _finite(values: dict) -> bool:
     return all(math.isfinite(float(v)) for v in values.values())
 
 
+def make_deterministic(seed: int) -> None:
+    """Reproducible trials in a shared process: op determinism (TensorFlow: deterministic
+    kernels, one thread per op) and a private source for Keras's unseeded initializer seeds.
+
+    Keras draws the seed of every initializer created without one from Python's global
+    ``random``; on a Dask worker the event-loop thread draws from it too (retry jitter, ...),
+    so the weights a seeded trial starts from depended on timing.
+    """
+    import random
+
+    import keras
+    from keras.src.random import seed_generator
+
+    if hasattr(seed_generator, "python_random"):
+        seed_generator.python_random = random.Random(seed)
+
+    if keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(1)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError:  # already initialised in this worker: the first trial set it
+            pass
+
+
 def run_trial(params: dict, *, model: str, data: dict, epochs: int, seed: int,
               report: Callable[[int, dict], None] | None = None,
-              save_weights: str | None = None) -> dict[str, Any]:
+              save_weights: str | None = None, deterministic: bool = False) -> dict[str, Any]:
     """Train one GAN of family ``model`` once; return its best-epoch metric (lower is better).
 
-    A diverging run (NaN/inf loss or metric) stops early and returns ``status="failed"`` with
-    the reason instead of raising, so the orchestrator records it and the worker lives on.
+    A diverging run (NaN/inf loss or metric) stops there and keeps its best epoch before the
+    divergence (the selection window then ends at the divergence): ``status="done"`` with
+    ``diverged_at`` (the epoch that diverged), or ``status="failed"`` with the reason when no
+    epoch before it is eligible. Nothing raises for divergence, so the worker lives on; with
+    ``save_weights`` only a run that did not diverge saves its weights.
+    ``deterministic``: identical metrics for identical seeds, at a cost (docs/architecture.md).
     """
     import keras
 
+    if deterministic:
+        make_deterministic(int(seed))
     start = time.perf_counter()
     keras.utils.set_random_seed(int(seed) % 2**32)
     trainer = load_family(model).make_trainer(dict(params), dict(data or {}), int(seed))
     window = getattr(trainer, "selection_window", None) or epochs
-    best: dict[str, Any] = {"metric": math.inf, "best_epoch": -1}
-    best_weights = None
+    history: list[dict[str, float]] = []
+    best_weights, best_final = None, math.inf
     for epoch in range(int(epochs)):
         losses = trainer.train_epoch()
         scores = trainer.evaluate() if _finite(losses) else {"metric": math.nan}
         if not (_finite(losses) and _finite({"metric": scores["metric"]})):
-            return {"status": "failed", "metric": math.nan, "best_epoch": best["best_epoch"],
-                    "n_params": int(trainer.n_params), "seconds": time.perf_counter() - start,
-                    "error": f"diverged at epoch {epoch}: losses={losses}, metric={scores['metric']}"}
+            return _diverged(history, epoch, window, trainer.n_params, start,
+                             f"diverged at epoch {epoch}: losses={losses}, metric={scores['metric']}")
+        history.append({k: float(v) for k, v in scores.items()})
         if report is not None:
-            report(epoch, {**{k: float(v) for k, v in scores.items()},
-                           **{f"loss_{k}": float(v) for k, v in losses.items()}})
+            report(epoch, {**history[-1], **{f"loss_{k}": float(v) for k, v in losses.items()}})
         eligible = epoch >= int(epochs) - window
-        if eligible and scores["metric"] < best["metric"]:
-            best = {**{k: float(v) for k, v in scores.items()}, "best_epoch": epoch}
-            if save_weights:
-                best_weights = trainer.generator.get_weights()
+        if save_weights and eligible and history[-1]["metric"] < best_final:
+            best_final, best_weights = history[-1]["metric"], trainer.generator.get_weights()
     if save_weights and best_weights is not None:
         trainer.generator.set_weights(best_weights)
         trainer.generator.save_weights(save_weights)
-    return {**best, "status": "done", "n_params": int(trainer.n_params),
-            "seconds": time.perf_counter() - start}
+    best = _best_epoch(history, window)
+    if best < 0:
+        return {"status": "failed", "metric": math.nan, "best_epoch": -1, "error": "no epoch ran",
+                "n_params": int(trainer.n_params), "seconds": time.perf_counter() - start}
+    return {**history[best], "best_epoch": best, "status": "done",
+            "n_params": int(trainer.n_params), "seconds": time.perf_counter() - start}
+
+
+def _best_epoch(history: list[dict[str, float]], window: int) -> int:
+    """The epoch with the lowest metric among the last ``window`` of ``history`` (-1 if empty)."""
+    first = max(0, len(history) - int(window))
+    if first >= len(history):
+        return -1
+    return min(range(first, len(history)), key=lambda e: history[e]["metric"])
+
+
+def _diverged(history: list[dict[str, float]], epoch: int, window: int, n_params: int,
+              start: float, reason: str) -> dict[str, Any]:
+    """The result of a run that diverged at ``epoch``: its best epoch before, or a failure."""
+    out = {"n_params": int(n_params), "seconds": time.perf_counter() - start, "diverged_at": epoch}
+    best = _best_epoch(history, window)
+    if best < 0:
+        return {**out, "status": "failed", "metric": math.nan, "best_epoch": -1, "error": reason}
+    return {**out, **history[best], "best_epoch": best, "status": "done", "note": reason}

@@ -17,16 +17,28 @@ import traceback
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from distributed import Client, Event, as_completed, get_worker
 
 from orchestrator.experiment import Experiment, ExperimentError
+from orchestrator.failures import FailFast, TellRules, common_errors, effective_min_ok
 from orchestrator.optimizers import OPTIMIZERS, Optimizer, SpaceExhausted, make_optimizer
-from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, check_store, read_store
+from orchestrator.space import SearchSpace
+from orchestrator.store import (
+    DONE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    STAGES,
+    ResultsStore,
+    check_store,
+    read_store,
+)
 
-__all__ = ["Result", "execute_trial", "run", "trial_seed"]
+__all__ = ["Result", "SearchFailed", "execute_trial", "run", "trial_seed"]
 
 log = logging.getLogger("ganhpo")
 FLUSH_SECONDS = 1.0
@@ -34,7 +46,13 @@ FLUSH_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class Result:
-    """What a search found: the best architecture by mean metric, with its spread over trials."""
+    """What a search found: the best architecture by mean metric, with its spread over trials.
+
+    The best is taken among architectures with at least ``min_ok`` successful trials, or, when
+    none has that many, among those with any. ``n_ok_architectures`` counts finished
+    architectures with at least one successful trial; ``common_errors`` holds the first lines
+    of failed trials' errors with their counts, most common first (at most 3).
+    """
 
     store: str
     best_params: dict | None
@@ -45,19 +63,20 @@ class Result:
     n_failed_trials: int
     tell_order: tuple[int, ...]
     seconds: float
-    first_error: str = ""  # the first line of one failed trial's error, when none succeeded
+    n_ok_architectures: int = 0
+    common_errors: tuple[tuple[str, int], ...] = ()
 
     def summary(self) -> str:
         """A few human-readable lines for the end of a run."""
+        errors = "".join(f"\n  {count} x {text}" for text, count in self.common_errors)
         if self.best_params is None:
-            why = f"; first error: {self.first_error}" if self.first_error else ""
-            return f"no architecture finished successfully{why}; see {self.store}"
+            return f"no architecture finished successfully; see {self.store}{errors}"
         trials = ", ".join(f"{m:.4g}" for m in self.best_metrics)
         return (f"best architecture: {self.best_params}\n"
                 f"  metric {self.best_mean:.5g} +- {self.best_std:.2g} over {len(self.best_metrics)} "
                 f"trials [{trials}]\n"
                 f"  {self.n_architectures} architectures, {self.n_failed_trials} failed trials, "
-                f"{self.seconds:.1f} s; results in {self.store}")
+                f"{self.seconds:.1f} s; results in {self.store}{errors}")
 
 
 def trial_seed(seed: int, arch: int, trial: int) -> int:
@@ -72,6 +91,10 @@ def _import(path: str) -> Callable:
 
 class TrialStopped(Exception):
     """Raised inside a trial's report() when the driver asked running trials to stop."""
+
+
+class SearchFailed(RuntimeError):
+    """The search stopped early because its first architectures all failed; the message says why."""
 
 
 def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
@@ -100,13 +123,31 @@ def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
     except Exception as err:  # noqa: BLE001 - a trial's failure is data, not a crash
         tail = "".join(traceback.format_exception(err)[-3:])
         out = {"status": "failed", "error": f"{type(err).__name__}: {err}\n{tail}"}
-    metric = out.get("metric")
     if out.get("status", "done") != "failed":
-        if metric is None or not math.isfinite(float(metric)):
-            out.update(status="failed", error=f"trial returned metric={metric!r} (not a finite number)")
-        else:
-            out["status"] = "done"
+        out.update(_checked_metric(out, curve))
     return {**out, "started": started, "finished": time.time(), "worker": name, "curve": curve}
+
+
+def _checked_metric(out: dict, curve: dict[int, float]) -> dict:
+    """A returned metric made safe: finite -> done; non-finite after finite reported epochs ->
+    the best of those epochs before the first non-finite one, marked diverged; else failed."""
+    metric = out.get("metric")
+    try:
+        value = float(metric)
+    except (TypeError, ValueError):
+        value = math.nan
+    if math.isfinite(value):
+        return {"status": "done"}
+    before: dict[int, float] = {}
+    for epoch in sorted(curve):
+        if not math.isfinite(curve[epoch]):
+            break
+        before[epoch] = curve[epoch]
+    if not before:
+        return {"status": "failed", "error": f"trial returned metric={metric!r} (not a finite number)"}
+    best = min(before, key=before.get)
+    diverged = out.get("diverged_at", max(before) + 1)
+    return {"status": "done", "metric": before[best], "best_epoch": best, "diverged_at": diverged}
 
 
 class Search:
@@ -114,9 +155,14 @@ class Search:
 
     def __init__(self, experiment: Experiment, client: Client, store: ResultsStore,
                  optimizer: Optimizer,
-                 progress: Callable[[int, int, float | None], None] | None = None):
+                 progress: Callable[[int, int, float | None], None] | None = None,
+                 row_space: SearchSpace | None = None):
         self.exp, self.client, self.store, self.progress = experiment, client, store, progress
         self.opt = optimizer
+        # Stages (orchestrator/stages.py): rows are encoded in the store's own space, and this
+        # search owns only the architectures of its stage (budget, resume).
+        self.rows = row_space or experiment.space
+        self.stage = STAGES.index(experiment.stage)
         self.tag = uuid.uuid4().hex[:8]
         self.topic = f"ganhpo-{self.tag}"
         self.stop_name = f"ganhpo-stop-{self.tag}"
@@ -129,6 +175,8 @@ class Search:
         self.exhausted = False
         self.resources = self._resources()
         self.kwargs = {"model": experiment.model, "data": experiment.data, "epochs": experiment.epochs}
+        if experiment.deterministic:  # only then: trial functions without the keyword keep working
+            self.kwargs["deterministic"] = True
 
     def _resources(self) -> dict | None:
         if self.exp.resources is not None:
@@ -144,7 +192,7 @@ class Search:
         return max(2, math.ceil(n / self.exp.trials) + 1)
 
     def point(self, a: int) -> dict:
-        return self.exp.space.from_row(self.store.array("params")[a])
+        return self.rows.from_row(self.store.array("params")[a])
 
     def submit(self, a: int, t: int) -> None:
         """Submit trial t of architecture a as its own future."""
@@ -161,6 +209,8 @@ class Search:
         """Tell the optimiser every finished architecture; resubmit every unfinished trial."""
         status = self.store.array("status")
         for a in range(self.store.n):
+            if self.store.array("stage")[a] != self.stage:
+                continue
             if np.all(status[a] >= DONE):
                 self._tell(a)
                 continue
@@ -173,7 +223,8 @@ class Search:
 
     def propose(self) -> None:
         """Ask for enough architectures to keep max_pending in flight, within the budget."""
-        want = min(self.max_pending - len(self.open), self.exp.budget - self.store.n)
+        own = int(np.sum(self.store.array("stage") == self.stage))
+        want = min(self.max_pending - len(self.open), self.exp.budget - own)
         if want <= 0 or self.exhausted:
             return
         try:
@@ -183,7 +234,7 @@ class Search:
             self.exhausted = True
             return
         for point in points:
-            a = self.store.add_architecture(self.exp.space.to_row(point), self.exp.stage)
+            a = self.store.add_architecture(self.rows.to_row(point), self.exp.stage)
             for t in range(self.exp.trials):
                 self.submit(a, t)
 
@@ -192,12 +243,15 @@ class Search:
         a, t = self.keys.pop(future.key)
         if future.status != "finished":
             exc = result[1] if isinstance(result, tuple) and len(result) == 3 else result
-            result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+            # e.g. KilledWorker: the worker and start time streamed from the trial stay as they are
+            result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                      "finished": time.time()}
         ok = result.get("status") == "done"
         for name in ("started", "finished"):
             if name in result:
                 self.store.set(name, (a, t), result[name])
-        self.store.set("worker", (a, t), self.store.worker_id(result.get("worker")))
+        if result.get("worker"):
+            self.store.set("worker", (a, t), self.store.worker_id(result["worker"]))
         self.store.set("metric", (a, t), float(result["metric"]) if ok else np.nan)
         self.store.set("best_epoch", (a, t), int(result.get("best_epoch", -1)))
         for epoch, value in result.get("curve", {}).items():  # authoritative; the stream may lag
@@ -205,29 +259,56 @@ class Search:
                 self.store.set("epoch_metric", (a, t, epoch), value)
         if result.get("n_params") is not None:
             self.store.set("n_params", a, int(result["n_params"]))
+        if result.get("diverged_at") is not None:
+            self.store.set("diverged_at", (a, t), int(result["diverged_at"]))
         if not ok:
             self.store.set_error(a, t, str(result.get("error", "failed")))
+        else:
+            self.fail_fast.succeeded()
         self.store.set("status", (a, t), DONE if ok else FAILED)
         future.release()
         self.open[a].discard(t)
         if not self.open[a]:
             del self.open[a]
             self._tell(a)
+            if self.fail_fast.finished(int(np.sum(self.store.array("status")[a] == DONE))):
+                self._stop_failed()
+
+    @cached_property
+    def rules(self) -> TellRules:
+        return TellRules(effective_min_ok(self.exp.to_dict()), self.exp.penalty)
+
+    @cached_property
+    def fail_fast(self) -> FailFast:
+        return FailFast(self.exp.fail_fast)
 
     def _tell(self, a: int) -> None:
+        """Tell the optimiser architecture a, by the failure rules (orchestrator.failures)."""
         status, metric = self.store.array("status")[a], self.store.array("metric")[a]
         good = metric[status == DONE]
         if len(good):
-            mean, std = float(good.mean()), float(good.std())
-            self.told_means.append(mean)
-        else:
-            mean = self.exp.penalty if self.exp.penalty is not None else (
-                max(self.told_means) if self.told_means else 1.0)
-            std = 0.0
-        self.opt.tell([self.point(a)], [mean], [std])
-        self.tells.append(a)
+            self.fail_fast.succeeded()
+        for b, mean, std in self.rules.judge(a, good):
+            if b == a and len(good):  # a penalty is no "best so far"
+                self.told_means.append(mean)
+            self.opt.tell([self.point(b)], [mean], [std])
+            self.tells.append(b)
         if self.progress:
             self.progress(len(self.tells), self.exp.budget, min(self.told_means, default=None))
+
+    def _stop_failed(self) -> None:
+        """Fail fast: stop every trial, keep the store consistent, raise SearchFailed."""
+        from distributed import Future
+
+        Event(self.stop_name, client=self.client).set()
+        self.client.cancel([Future(key, self.client) for key in self.keys])
+        self.store.flush()
+        n = self.fail_fast.failed
+        top = common_errors(self.store.errors, 1)
+        error = f"; most common error ({top[0][1]} trials): {top[0][0]}" if top else ""
+        raise SearchFailed(f"the first {n} architectures failed in every trial and none "
+                           f"succeeded, so the search stopped{error}; fix the trial and resume "
+                           f"(store {self.store.path}), or set fail_fast: 0 to run on")
 
     def on_epoch(self, msg: dict) -> None:
         a, t = int(msg["arch"]), int(msg["trial"])
@@ -317,25 +398,31 @@ def _open_store(exp: Experiment, path: str) -> ResultsStore:
 
 
 def best_of(store_path: str, exp: Experiment, started: float, tells: list[int]) -> Result:
-    """Summarise a store: best architecture by mean over its successful trials."""
+    """Summarise a store: the best architecture by mean over its successful trials, preferring
+    those with at least ``min_ok`` of them; failure counts and the most common errors."""
     snap = read_store(store_path)
     mean, std = snap.arch_mean_std()
-    done = snap.arch_done() & np.isfinite(mean)
+    ranked = snap.ranked(effective_min_ok(exp.to_dict()))
     n_failed = int(np.sum(snap.status == FAILED))
-    if not done.any():
-        first = next((e.strip().splitlines()[0] for e in snap.errors.values() if e.strip()), "")
+    extra = {"n_ok_architectures": len(ranked), "common_errors": common_errors(snap.errors)}
+    if not len(ranked):
         return Result(store_path, None, math.nan, math.nan, (), snap.n, n_failed, tuple(tells),
-                      time.time() - started, first)
-    a = int(np.flatnonzero(done)[np.argmin(mean[done])])
+                      time.time() - started, **extra)
+    a = int(ranked[0])
     metrics = tuple(float(m) for m in snap.metric[a][snap.status[a] == DONE])
     return Result(store_path, {**exp.fixed, **exp.space.from_row(snap.params[a])}, float(mean[a]),
-                  float(std[a]), metrics, snap.n, n_failed, tuple(tells), time.time() - started)
+                  float(std[a]), metrics, snap.n, n_failed, tuple(tells), time.time() - started,
+                  **extra)
 
 
 def run(experiment: Experiment, client: Client | None = None, *, store: str | None = None,
         workers: int | None = None,
         progress: Callable[[int, int, float | None], None] | None = None) -> Result:
     """Run (or resume) a search; without a client, on an embedded local Dask cluster."""
+    if experiment.stages:  # broad, then focus, into one store
+        from orchestrator.stages import run_stages
+
+        return run_stages(experiment, client, store=store, workers=workers, progress=progress)
     started = time.time()
     path = store or experiment.store or f"runs/{experiment.name}.zarr"
     optimizer = build_optimizer(experiment)  # bad optimiser settings fail before any store exists

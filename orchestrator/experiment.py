@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import importlib
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -41,14 +43,24 @@ class Experiment:
     name: str = "experiment"
     stage: str = "broad"
     penalty: float | None = None
+    min_ok: int | None = None
+    fail_fast: int = 3
     resources: dict | None = None
     cluster: dict = field(default_factory=dict)
+    stages: list | None = None
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.space, SearchSpace):
             self.space = SearchSpace(self.space)
         if isinstance(self.optimizer, str):
             self.optimizer = {"name": self.optimizer}
+        if self.stages:  # orchestrator/stages.py: epochs and budget follow from the stages
+            from orchestrator.stages import parse_stages
+
+            self.stages = parse_stages(self.stages, "experiment")
+            self.epochs = max(s["epochs"] for s in self.stages)
+            self.budget = sum(s["budget"] for s in self.stages)
 
     def to_dict(self) -> dict:
         """A JSON-able description (stored in the results store's attributes)."""
@@ -72,6 +84,15 @@ class Experiment:
             raise ExperimentError(f"{source}: field 'space' is missing; add e.g. "
                                   "space: {lr_gen: {lower: 1, upper: 200, scale: 5.0e-5}}")
         _check_types(spec, source)
+        if spec.get("stages"):
+            from orchestrator.stages import parse_stages
+
+            stages = parse_stages(spec["stages"], source)
+            for key, derived in (("epochs", max(s["epochs"] for s in stages)),
+                                 ("budget", sum(s["budget"] for s in stages))):
+                if key in spec and spec[key] != derived:
+                    raise ExperimentError(f"{source}: field '{key}' is {spec[key]!r} but the stages "
+                                          f"make it {derived}; remove '{key}' and set it per stage")
         try:
             space = SearchSpace(spec["space"] or {})
         except SpaceError as err:
@@ -82,6 +103,22 @@ class Experiment:
             raise ExperimentError(f"{source}: field 'fixed': {sorted(overlap)} are also in 'space'; "
                                   "keep each hyperparameter in one of them")
         return exp
+
+    def check_trial(self) -> None:
+        """Raise ExperimentError unless the trial function imports here and is callable."""
+        module, _, name = self.trial.partition(":")
+        try:
+            imported = importlib.import_module(module)
+        except Exception as err:  # noqa: BLE001 - any failure to import is the same user error
+            raise ExperimentError(f"field 'trial' {self.trial!r}: cannot import module {module!r} "
+                                  f"({type(err).__name__}: {err}); fix the path, or run from the "
+                                  "directory that holds it or install its package") from None
+        fn = getattr(imported, name, None)
+        if fn is None:
+            raise ExperimentError(f"field 'trial' {self.trial!r}: module {module!r} has no "
+                                  f"{name!r}; fix the function name")
+        if not callable(fn):
+            raise ExperimentError(f"field 'trial' {self.trial!r}: {name!r} is not a function")
 
     def check_resumable(self, stored: dict, where: str) -> None:
         """Raise unless a store written by experiment ``stored`` can be continued by this one."""
@@ -105,6 +142,7 @@ def _check_types(spec: dict, source: str) -> None:
         if key in spec and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
             raise ExperimentError(f"{source}: field '{key}' must be a positive integer, got {value!r}; "
                                   f"e.g. {key}: {_EXAMPLES[key]}")
+    _check_failure_fields(spec, source)
     if "seed" in spec and not isinstance(spec["seed"], int):
         raise ExperimentError(f"{source}: field 'seed' must be an integer, got {spec['seed']!r}")
     for key in ("data", "fixed"):
@@ -122,8 +160,32 @@ def _check_types(spec: dict, source: str) -> None:
     if not (isinstance(trial, str) and trial.count(":") == 1):
         raise ExperimentError(f"{source}: field 'trial' must be 'module:function', got {trial!r}; "
                               "e.g. trial: models.trial:run_trial")
+    if not isinstance(spec.get("deterministic", False), bool):
+        raise ExperimentError(f"{source}: field 'deterministic' must be true or false, "
+                              f"got {spec['deterministic']!r}")
     if spec.get("stage", "broad") not in ("broad", "focus"):
         raise ExperimentError(f"{source}: field 'stage' must be broad or focus, got {spec['stage']!r}")
+
+
+def _check_failure_fields(spec: dict, source: str) -> None:
+    """min_ok: 1..trials (or absent); fail_fast: an integer >= 0; penalty: a finite number."""
+    min_ok, trials = spec.get("min_ok"), spec.get("trials", 5)
+    if min_ok is not None and not (_is_int(min_ok) and 1 <= min_ok <= trials):
+        raise ExperimentError(f"{source}: field 'min_ok' must be an integer from 1 to trials "
+                              f"({trials}), got {min_ok!r}; e.g. min_ok: {min(2, trials)}")
+    fail_fast = spec.get("fail_fast", 3)
+    if not (_is_int(fail_fast) and fail_fast >= 0):
+        raise ExperimentError(f"{source}: field 'fail_fast' must be an integer >= 0 (0 disables), "
+                              f"got {fail_fast!r}; e.g. fail_fast: 3")
+    penalty = spec.get("penalty")
+    if penalty is not None and not (isinstance(penalty, (int, float)) and not isinstance(penalty, bool)
+                                    and math.isfinite(penalty)):
+        raise ExperimentError(f"{source}: field 'penalty' must be a finite number, got {penalty!r}; "
+                              "e.g. penalty: 10.0, or leave it out to derive it from the results")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 _EXAMPLES = {"epochs": 20, "trials": 5, "budget": 100, "max_pending": 10}

@@ -2,9 +2,13 @@
 
 Layout (axis 0 = architectures, growing): ``params`` (A, P) values (categoricals: index);
 ``status`` (A, T) PENDING/RUNNING/DONE/FAILED; ``metric``, ``best_epoch``, ``started``,
-``finished``, ``worker`` (A, T); ``epoch_metric`` (A, T, E); ``stage`` and ``n_params`` (A,).
-The writer keeps an in-memory mirror and flushes dirty row ranges in batches; the attribute
-``n_committed`` is written after the data, and readers only ever look at rows below it.
+``finished``, ``worker``, ``diverged_at``, ``error`` (text) (A, T); ``epoch_metric`` (A, T, E);
+``stage`` and ``n_params`` (A,); ``worker_names`` (W,) the names ``worker`` indexes.
+The writer keeps an in-memory mirror and flushes only the dirty row chunks (whole chunks, so
+nothing is read back); the attributes ``n_committed`` and ``n_workers`` are written after the
+data, and readers only ever look at rows below them. A flush costs what changed, not the history.
+Format 1 (worker names and error texts in group attributes) is still read, and upgraded to
+format 2 when opened for writing.
 """
 
 from __future__ import annotations
@@ -21,14 +25,20 @@ from typing import Any
 import numpy as np
 import zarr
 
-FORMAT_VERSION = 1
+from orchestrator.failures import effective_min_ok
+
+FORMAT_VERSION = 2
 PENDING, RUNNING, DONE, FAILED = 0, 1, 2, 3
 STATUS_NAMES = {PENDING: "pending", RUNNING: "running", DONE: "done", FAILED: "failed"}
 STAGES = ("broad", "focus")
 ROW_CHUNK = 128
+NAME_CHUNK = 256
+TEXT = np.dtypes.StringDType()
 
+# ``status`` is last: it is written last, so a reader that sees a trial finished sees its data.
 ARRAY_NAMES = ("params", "stage", "n_params", "metric", "best_epoch", "started", "finished",
-               "worker", "epoch_metric", "status")
+               "worker", "epoch_metric", "diverged_at", "error", "status")
+V2_ARRAYS = ("diverged_at", "error")  # absent from format-1 stores
 
 __all__ = ["DONE", "FAILED", "PENDING", "RUNNING", "ResultsStore", "Snapshot", "StoreError",
            "check_store", "read_store"]
@@ -38,8 +48,8 @@ class StoreError(ValueError):
     """A path that is not a usable results store; the message says what to do."""
 
 
-def _layout(n_params: int, trials: int, epochs: int) -> dict[str, tuple[tuple, str, Any]]:
-    """Per array: trailing shape, dtype, fill value. ``status`` is last so it is written last."""
+def _layout(n_params: int, trials: int, epochs: int) -> dict[str, tuple[tuple, Any, Any]]:
+    """Per array: trailing shape, dtype, fill value."""
     return {
         "params": ((n_params,), "f8", np.nan),
         "stage": ((), "i1", 0),
@@ -50,6 +60,8 @@ def _layout(n_params: int, trials: int, epochs: int) -> dict[str, tuple[tuple, s
         "finished": ((trials,), "f8", np.nan),
         "worker": ((trials,), "i2", -1),
         "epoch_metric": ((trials, epochs), "f4", np.nan),
+        "diverged_at": ((trials,), "i4", -1),
+        "error": ((trials,), TEXT, ""),
         "status": ((trials,), "i1", PENDING),
     }
 
@@ -71,6 +83,31 @@ def _open_group(path: str | Path, mode: str) -> zarr.Group:
         raise StoreError(f"{path} was written by store format {version}, newer than this ganhpo "
                          f"reads ({FORMAT_VERSION}); upgrade ganhpo: pip install -U ganhpo")
     return group
+
+
+def errors_dict(text: np.ndarray) -> dict[str, str]:
+    """The ``"arch/trial" -> text`` mapping of the non-empty entries of an ``error`` array."""
+    return {f"{a}/{t}": str(text[a, t]) for a, t in zip(*np.nonzero(text != ""), strict=True)}
+
+
+def _errors_array(errors: Mapping[str, str], n: int, trials: int) -> np.ndarray:
+    """A format-1 ``errors`` attribute as an (n, trials) text array."""
+    out = np.full((n, trials), "", dtype=TEXT)
+    for key, text in errors.items():
+        a, t = map(int, key.split("/"))
+        if a < n:
+            out[a, t] = text
+    return out
+
+
+def read_texts(group: zarr.Group, attrs: Mapping, lo: int, hi: int,
+               trials: int) -> tuple[list[str], np.ndarray]:
+    """Worker names (all committed) and the ``error`` rows [lo, hi), from either format."""
+    if int(attrs.get("ganhpo_format", 1)) < 2:
+        errors = _errors_array(attrs.get("errors", {}), hi, trials)[lo:hi]
+        return list(attrs.get("workers", [])), errors
+    names = group["worker_names"][: int(attrs.get("n_workers", 0))]
+    return [str(s) for s in names], np.asarray(group["error"][lo:hi], dtype=TEXT)
 
 
 @dataclass
@@ -100,21 +137,37 @@ class Snapshot:
         return np.all(self.arrays["status"] >= DONE, axis=1) if self.n else np.zeros(0, bool)
 
     def arch_mean_std(self) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and std of the metric over each architecture's successful trials (NaN if none)."""
-        metric = np.where(self.arrays["status"] == DONE, self.arrays["metric"], np.nan)
-        with np.errstate(invalid="ignore"), _quiet():
-            return np.nanmean(metric, axis=1), np.nanstd(metric, axis=1)
+        """Mean and sample std (ddof 1) of each architecture's successful trials.
+
+        NaN where none succeeded; std 0 where exactly one did (one trial shows no spread).
+        """
+        return mean_std(self.arrays["metric"], self.arrays["status"] == DONE)
+
+    def arch_ok(self) -> np.ndarray:
+        """Number of successful trials per architecture."""
+        return np.sum(self.arrays["status"] == DONE, axis=1)
+
+    def ranked(self, min_ok: int | None = None) -> np.ndarray:
+        """Finished architectures with a successful trial, best first: those with at least
+        ``min_ok`` successes (default: the experiment's) by mean, then the others by mean."""
+        if not self.n:
+            return np.zeros(0, int)
+        min_ok = min_ok or effective_min_ok(self.experiment)
+        mean, _ = self.arch_mean_std()
+        idx = np.flatnonzero(self.arch_done() & np.isfinite(mean))
+        short = self.arch_ok()[idx] < min_ok
+        return idx[np.lexsort((idx, mean[idx], short))]
 
 
-class _quiet:
-    def __enter__(self):
-        import warnings
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        self._w.__exit__(*exc)
+def mean_std(metric: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise mean and sample std (ddof 1; 0 for one value; NaN for none) of ``metric[ok]``."""
+    count = ok.sum(axis=1)
+    values = np.where(ok, metric, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = values.sum(axis=1) / count
+        dev = np.where(ok, metric - mean[:, None], 0.0)
+        std = np.sqrt((dev**2).sum(axis=1) / np.maximum(count - 1, 1))
+    return mean, np.where(count > 0, std, np.nan)
 
 
 def check_store(path: str | Path) -> dict:
@@ -127,28 +180,48 @@ def read_store(path: str | Path, arrays: tuple[str, ...] | None = None) -> Snaps
     group = _open_group(path, "r")
     attrs = group.attrs.asdict()
     n = int(attrs.get("n_committed", 0))
-    names = arrays or ARRAY_NAMES
-    data = {name: group[name][:n] for name in names}
-    return Snapshot(str(path), attrs["experiment"], list(attrs["param_names"]),
-                    list(attrs.get("workers", [])), dict(attrs.get("errors", {})),
-                    float(attrs.get("created", 0.0)), data)
+    trials = int(group["status"].shape[1])
+    workers, errors = read_texts(group, attrs, 0, n, trials)
+    data = {}
+    for name in arrays or ARRAY_NAMES:
+        if name == "error":
+            data[name] = errors
+        elif name in group:
+            data[name] = group[name][:n]
+        else:  # a format-1 store has no diverged_at: nothing diverged there
+            data[name] = np.full((n, trials), -1, "i4")
+    return Snapshot(str(path), attrs["experiment"], list(attrs["param_names"]), workers,
+                    errors_dict(errors), float(attrs.get("created", 0.0)), data)
+
+
+def _chunk_runs(chunks: set[int]) -> list[tuple[int, int]]:
+    """Sorted chunk indices as [first, last + 1) runs of consecutive chunks."""
+    runs: list[list[int]] = []
+    for c in sorted(chunks):
+        if runs and runs[-1][1] == c:
+            runs[-1][1] = c + 1
+        else:
+            runs.append([c, c + 1])
+    return [(lo, hi) for lo, hi in runs]
 
 
 class ResultsStore:
-    """The single writer: an in-memory mirror of every array, flushed in dirty row ranges."""
+    """The single writer: an in-memory mirror of every array, flushed in dirty row chunks."""
 
-    def __init__(self, group: zarr.Group, mirror: dict[str, np.ndarray], n: int, path: str):
+    def __init__(self, group: zarr.Group, mirror: dict[str, np.ndarray], n: int, path: str,
+                 workers: list[str]):
         self.group = group
         self.path = path
         attrs = group.attrs.asdict()
         self.experiment: dict = attrs["experiment"]
         self.param_names: list[str] = list(attrs["param_names"])
-        self.workers: list[str] = list(attrs.get("workers", []))
-        self.errors: dict[str, str] = dict(attrs.get("errors", {}))
+        self.workers: list[str] = workers
+        self._worker_index = {w: i for i, w in enumerate(workers)}
+        self._workers_written = len(workers)
         self._mirror = mirror
         self.n = n
-        self._dirty: dict[str, list[int]] = {}
-        self._attrs_dirty = False
+        self._dirty: dict[str, set[int]] = {}
+        self._arrays = {name: group[name] for name in (*ARRAY_NAMES, "worker_names")}
 
     @classmethod
     def create(cls, path: str | Path, experiment: Mapping, param_names: list[str],
@@ -163,12 +236,11 @@ class ResultsStore:
         staging = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         group = zarr.open_group(str(staging), mode="w-", zarr_format=3)
         for name, (tail, dtype, fill) in _layout(len(param_names), trials, epochs).items():
-            group.create_array(name, shape=(0, *tail), chunks=(ROW_CHUNK, *tail), dtype=dtype,
-                               fill_value=fill)
+            _create_array(group, name, tail, dtype, fill)
+        _create_names(group)
         group.attrs.update({"experiment": json.loads(json.dumps(dict(experiment))),
-                            "param_names": list(param_names), "workers": [], "errors": {},
-                            "created": time.time(), "n_committed": 0,
-                            "ganhpo_format": FORMAT_VERSION})
+                            "param_names": list(param_names), "created": time.time(),
+                            "n_committed": 0, "n_workers": 0, "ganhpo_format": FORMAT_VERSION})
         if path.exists():
             path.rmdir()  # an empty directory, checked above
         os.replace(staging, path)
@@ -178,9 +250,15 @@ class ResultsStore:
     def open(cls, path: str | Path) -> ResultsStore:
         """Open an existing store for writing (resume), loading its committed rows."""
         group = _open_group(path, "r+")
-        n = int(group.attrs.get("n_committed", 0))
-        mirror = {name: np.asarray(group[name][:n]) for name in ARRAY_NAMES}
-        return cls(group, mirror, n, str(path))
+        attrs = group.attrs.asdict()
+        n = int(attrs.get("n_committed", 0))
+        trials = int(group["status"].shape[1])
+        workers, errors = read_texts(group, attrs, 0, n, trials)
+        if int(attrs["ganhpo_format"]) < 2:
+            _upgrade(group, attrs, n, workers, errors)
+        mirror = {name: np.asarray(group[name][:n]) for name in ARRAY_NAMES if name != "error"}
+        mirror["error"] = errors
+        return cls(group, mirror, n, str(path), workers)
 
     @property
     def trials(self) -> int:
@@ -189,6 +267,11 @@ class ResultsStore:
     @property
     def epochs(self) -> int:
         return self._mirror["epoch_metric"].shape[2]
+
+    @property
+    def errors(self) -> dict[str, str]:
+        """Error texts of failed trials, keyed ``"arch/trial"`` (built on demand)."""
+        return errors_dict(self._mirror["error"][: self.n])
 
     def array(self, name: str) -> np.ndarray:
         """A read-only view of the mirror's first ``n`` rows."""
@@ -205,8 +288,7 @@ class ResultsStore:
                 self._mirror[name] = np.concatenate([arr, extra])
 
     def _touch(self, name: str, row: int) -> None:
-        lo_hi = self._dirty.setdefault(name, [row, row + 1])
-        lo_hi[0], lo_hi[1] = min(lo_hi[0], row), max(lo_hi[1], row + 1)
+        self._dirty.setdefault(name, set()).add(row // ROW_CHUNK)
 
     def add_architecture(self, row: np.ndarray, stage: str = "broad") -> int:
         """Append one architecture (all trials pending); returns its index."""
@@ -231,10 +313,10 @@ class ResultsStore:
         """A small integer for a worker name, added to the store's list on first sight."""
         if not address:
             return -1
-        if address not in self.workers:
+        if address not in self._worker_index:
+            self._worker_index[address] = len(self.workers)
             self.workers.append(address)
-            self._attrs_dirty = True
-        return self.workers.index(address)
+        return self._worker_index[address]
 
     def set_experiment(self, experiment: Mapping) -> None:
         """Record the experiment now driving the store (a resume may change budget or optimiser)."""
@@ -242,22 +324,68 @@ class ResultsStore:
         self.group.attrs["experiment"] = self.experiment
 
     def set_error(self, a: int, t: int, text: str) -> None:
-        self.errors[f"{a}/{t}"] = text[-2000:]
-        self._attrs_dirty = True
+        """Record the error text of trial t of architecture a (its last 2,000 characters)."""
+        self.set("error", (a, t), text[-2000:])
 
     def flush(self) -> None:
-        """Write dirty rows (status last), then commit ``n_committed``: a crash loses at most
+        """Write dirty chunks (status last), then commit ``n_committed``: a crash loses at most
         the rows since the last flush, never half-commits one."""
-        if not self._dirty and not self._attrs_dirty:
+        if not self._dirty and self._workers_written == len(self.workers):
             return
+        rows = -(-self.n // ROW_CHUNK) * ROW_CHUNK  # arrays grow in whole chunks
+        self._grow(rows)
+        self._write_names()
         for name in ARRAY_NAMES:
-            if name not in self._dirty:
+            chunks = self._dirty.pop(name, None)
+            if not chunks:
                 continue
-            lo, hi = self._dirty.pop(name)
-            target = self.group[name]
-            if target.shape[0] < self.n:
-                target.resize((self.n, *target.shape[1:]))
-            target[lo:hi] = self._mirror[name][lo:hi]
-        self.group.attrs.update({"n_committed": self.n, "workers": self.workers,
-                                 "errors": self.errors})
-        self._attrs_dirty = False
+            target = self._arrays[name]
+            if target.shape[0] < rows:
+                target.resize((rows, *target.shape[1:]))
+            for lo, hi in _chunk_runs(chunks):
+                target[lo * ROW_CHUNK:hi * ROW_CHUNK] = self._mirror[name][lo * ROW_CHUNK:hi * ROW_CHUNK]
+        self.group.attrs.update({"n_committed": self.n, "n_workers": len(self.workers)})
+
+    def _write_names(self) -> None:
+        """Append the worker names first seen since the last flush (their chunks only)."""
+        lo, hi = self._workers_written, len(self.workers)
+        if lo == hi:
+            return
+        target = self._arrays["worker_names"]
+        size = -(-hi // NAME_CHUNK) * NAME_CHUNK
+        if target.shape[0] < size:
+            target.resize((size,))
+        start = (lo // NAME_CHUNK) * NAME_CHUNK
+        block = np.full(min(size, target.shape[0]) - start, "", dtype=TEXT)
+        block[: hi - start] = self.workers[start:hi]
+        target[start:start + len(block)] = block
+        self._workers_written = hi
+
+
+def _create_array(group: zarr.Group, name: str, tail: tuple, dtype: Any, fill: Any,
+                  rows: int = 0) -> zarr.Array:
+    return group.create_array(name, shape=(rows, *tail), chunks=(ROW_CHUNK, *tail), dtype=dtype,
+                              fill_value=fill, overwrite=True)
+
+
+def _create_names(group: zarr.Group) -> None:
+    group.create_array("worker_names", shape=(0,), chunks=(NAME_CHUNK,), dtype=TEXT,
+                       fill_value="", overwrite=True)
+
+
+def _upgrade(group: zarr.Group, attrs: Mapping, n: int, workers: list[str],
+             errors: np.ndarray) -> None:
+    """Rewrite a format-1 store as format 2: new arrays first, then the attributes in one write
+    (a crash before that leaves a format-1 store, upgraded again on the next open)."""
+    trials = int(group["status"].shape[1])
+    diverged = _create_array(group, "diverged_at", (trials,), "i4", -1, n)
+    diverged[:n] = np.full((n, trials), -1, "i4")
+    text = _create_array(group, "error", (trials,), TEXT, "", n)
+    text[:n] = errors
+    _create_names(group)
+    names = group["worker_names"]
+    names.resize((len(workers),))
+    if workers:
+        names[:] = np.array(workers, dtype=TEXT)
+    new = {k: v for k, v in attrs.items() if k not in ("workers", "errors")}
+    group.attrs.put({**new, "n_workers": len(workers), "ganhpo_format": FORMAT_VERSION})

@@ -22,6 +22,9 @@ def test_quickstart_prints_the_best_architecture_with_mean_and_std(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     match = re.search(r"metric (\S+) \+- (\S+) over 3 trials", proc.stdout)
     assert "best architecture: {'variant': 'mlp'" in proc.stdout and match, proc.stdout
+    assert "lower metric is better" in proc.stdout and "ganhpo report" in proc.stdout
+    noise = re.search(r".*(Traceback|WARNING|Warning|still alive).*", proc.stdout + proc.stderr)
+    assert noise is None, noise.group(0)  # Dask's messages go to the log file, workers are quiet
     snap = read_store(store)
     assert snap.n == 12 and (snap.status == DONE).all()
     mean, std = snap.arch_mean_std()

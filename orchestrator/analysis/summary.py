@@ -43,15 +43,16 @@ def n_initial(experiment: dict) -> int:
 
 
 def top_architectures(snap: Snapshot, n: int = 10) -> list[dict]:
-    """The n best finished architectures by mean metric, with std and trial counts."""
+    """The n best finished architectures by mean metric, with std and trial counts; those with
+    fewer than the experiment's ``min_ok`` successful trials come after all that have enough."""
     space = SearchSpace(snap.experiment["space"])
-    idx, mean, std = finished(snap)
+    mean, std = snap.arch_mean_std()
     rows = []
-    for k in np.argsort(mean, kind="stable")[:n]:
-        a = int(idx[k])
-        rows.append({"arch": a, "mean": float(mean[k]), "std": float(std[k]),
+    for a in snap.ranked()[:n].tolist():
+        rows.append({"arch": a, "mean": float(mean[a]), "std": float(std[a]),
                      "done": int(np.sum(snap.status[a] == DONE)),
                      "failed": int(np.sum(snap.status[a] == FAILED)),
+                     "diverged": int(np.sum(snap.diverged_at[a] >= 0)) if "diverged_at" in snap.arrays else 0,
                      "n_params": int(snap.n_params[a]) if "n_params" in snap.arrays else -1,
                      "params": space.from_row(snap.params[a])})
     return rows

@@ -8,7 +8,7 @@ from typing import Any
 from distributed import Client, SpecCluster
 
 from .batch import _batch_cluster, _gpus_per_job
-from .local import _local_cluster, _local_gpus
+from .local import _local_cluster, _local_gpus, close_workers
 from .options import (
     ADDRESS,
     BATCH_KINDS,
@@ -60,6 +60,7 @@ def disconnect(client: Client) -> None:
     cluster = client.cluster
     client.close()
     if cluster is not None:
+        close_workers(cluster)  # in order: client, workers (time to exit), scheduler
         cluster.close()
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import shutil
@@ -72,6 +73,22 @@ def _local_cluster(*, workers: int | None = None, gpus_per_job: int | None = Non
             "protocol": protocol, **options}}
         for dev in devices}
     return SpecCluster(workers=workers_spec, scheduler=scheduler, security=security, name="ganhpo-gpu")
+
+
+def close_workers(cluster: object, timeout: float = 30.0) -> None:
+    """Close a local cluster's worker processes, giving each ``timeout`` s to exit by itself.
+
+    distributed allows 4 s before it kills a worker with a warning; a worker that has imported
+    TensorFlow can need longer on a loaded machine. Batch clusters' jobs are left to ``close``.
+    """
+    nannies = [w for w in getattr(cluster, "workers", {}).values() if isinstance(w, Nanny)]
+    if not nannies:
+        return
+
+    async def close() -> None:
+        await asyncio.gather(*(w.close(timeout=timeout) for w in nannies), return_exceptions=True)
+
+    cluster.sync(close)
 
 
 def dask_setup(nanny: Nanny) -> None:

@@ -18,7 +18,7 @@ from orchestrator.monitor.page import make_document
 __all__ = ["DASHBOARD_ROUTE", "add_to_dask_dashboard", "remove_from_dask_dashboard"]
 
 DASHBOARD_ROUTE = "/ganhpo"
-DASHBOARD_REFRESH_MS = 2000  # the page shares the scheduler's event loop: refresh gently
+DASHBOARD_REFRESH_MS = 2000  # the page shares the scheduler's event loop: reads run in a thread
 
 
 def _page(reader: StoreReader, scheduler: object, extra: dict, doc: Document) -> None:

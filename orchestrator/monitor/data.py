@@ -20,6 +20,7 @@ import zarr
 import zarr.api.asynchronous
 from zarr.core.sync import sync
 
+from orchestrator import store as _store
 from orchestrator.store import DONE, FAILED, ROW_CHUNK, RUNNING, STAGES
 from orchestrator.store import check_store as validate_store
 
@@ -92,14 +93,8 @@ class MonitorData:
         return self._memo["mean_std"]
 
     def _mean_std(self) -> tuple[np.ndarray, np.ndarray]:
-        ok = self.arrays["status"] == DONE
-        count = ok.sum(axis=1)
-        metric = np.where(ok, self.arrays["metric"], 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = metric.sum(axis=1) / count
-            dev = np.where(ok, self.arrays["metric"] - mean[:, None], 0.0)
-            std = np.sqrt((dev**2).sum(axis=1) / count)
-        return mean, std
+        """As the store's Snapshot.arch_mean_std: sample std (ddof 1), 0 for a single success."""
+        return _store.mean_std(self.arrays["metric"], self.arrays["status"] == DONE)
 
     def arch_finished_at(self) -> np.ndarray:
         """When each architecture's last trial finished (NaN while any trial is unfinished)."""
@@ -185,27 +180,32 @@ class StoreReader:
         n = int(attrs.get("n_committed", 0))
         if n < self._stable:
             self._reset(created)
-        arrays = self._read_rows(group, n)
+        arrays, workers = self._read_rows(group, attrs, n)
         data = MonitorData(self.path, True, attrs["experiment"], list(attrs["param_names"]),
-                           list(attrs.get("workers", [])), dict(attrs.get("errors", {})),
-                           created, arrays, now=self.clock())
+                           workers, _store.errors_dict(arrays.pop("error")), created, arrays,
+                           now=self.clock())
         data.curves = read_curves(group, arrays["status"])
         return data
 
     def _reset(self, created: float | None) -> None:
         self._cache, self._stable, self._created = {}, 0, created
 
-    def _read_rows(self, group: zarr.Group, n: int) -> dict[str, np.ndarray]:
+    def _read_rows(self, group: zarr.Group, attrs: dict,
+                   n: int) -> tuple[dict[str, np.ndarray], list[str]]:
         lo = (self._stable // ROW_CHUNK) * ROW_CHUNK
         status = group["status"][lo:n]  # first, alone: see ROW_ARRAYS
         rest = sync(_read_slices(self.path, ROW_ARRAYS[1:], lo, n))
+        workers, error = _store.read_texts(group, attrs, lo, n, status.shape[1])
+        diverged = (group["diverged_at"][lo:n] if "diverged_at" in group  # format 2 on
+                    else np.full(status.shape, -1, "i4"))
         out = {}
-        for name, fresh in zip(ROW_ARRAYS, (status, *rest), strict=True):
+        for name, fresh in zip((*ROW_ARRAYS, "diverged_at", "error"),
+                               (status, *rest, diverged, error), strict=True):
             out[name] = np.concatenate([self._cache[name][:lo], fresh]) if lo else fresh
         finished = np.all(out["status"] >= DONE, axis=1)
         self._stable = int(np.argmin(finished)) if not finished.all() else n
         self._cache = out
-        return out
+        return dict(out), workers
 
 
 async def _read_slices(path: str, names: tuple[str, ...], lo: int, hi: int) -> list[np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -40,6 +41,7 @@ class Page:
         self.failures = FailureTable(reader)
         self.problem = Div(text="", styles={"color": "#c0392b"})
         self._failing = False
+        self._busy = False
 
     @property
     def components(self) -> list[Component]:
@@ -60,28 +62,54 @@ class Page:
             sizing_mode="stretch_width")
 
     def refresh(self) -> None:
-        """One read of the store's committed rows, rendered into every component."""
+        """One read of the store's committed rows, rendered into every component (blocking)."""
         try:
             data = self.reader.read()
+        except Exception as err:  # noqa: BLE001 - keep the page alive, say what went wrong
+            self._failed(err)
+            return
+        self.render(data)
+
+    async def refresh_async(self) -> None:
+        """``refresh`` with the read in a thread, so the server's event loop never blocks on Zarr."""
+        if self._busy:  # a slow file system: skip a tick rather than queue reads
+            return
+        self._busy = True
+        try:
+            data = await asyncio.get_running_loop().run_in_executor(None, self.reader.read)
+        except Exception as err:  # noqa: BLE001
+            self._failed(err)
+            return
+        finally:
+            self._busy = False
+        self.render(data)
+
+    def render(self, data) -> None:
+        """Render one snapshot into every component; a failure is shown on the page."""
+        try:
             for component in self.components:
                 component.render(data)
-        except Exception as err:  # noqa: BLE001 - keep the page alive, say what went wrong
-            if not self._failing:
-                log.warning("monitor refresh failed: %s", err, exc_info=True)
-            self._failing = True
-            self.problem.text = f"refresh failed, retrying: {type(err).__name__}: {err}"
+        except Exception as err:  # noqa: BLE001
+            self._failed(err)
             return
         if self._failing:
             self._failing, self.problem.text = False, ""
 
+    def _failed(self, err: Exception) -> None:
+        if not self._failing:
+            log.warning("monitor refresh failed: %s", err, exc_info=True)
+        self._failing = True
+        self.problem.text = f"refresh failed, retrying: {type(err).__name__}: {err}"
+
 
 def monitor_page(doc: Document, reader: StoreReader, refresh_ms: int = REFRESH_MS) -> Page:
-    """Build the page into ``doc``, fill it once and refresh it every ``refresh_ms``."""
+    """Build fresh models into ``doc`` (one page per session), fill and refresh them every
+    ``refresh_ms``; store reads run in a thread, never on the server's event loop."""
     page = Page(reader)
-    page.refresh()
     doc.title = "ganhpo monitor"
     doc.add_root(page.layout())
-    doc.add_periodic_callback(page.refresh, refresh_ms)
+    doc.add_next_tick_callback(page.refresh_async)
+    doc.add_periodic_callback(page.refresh_async, refresh_ms)
     return page
 
 

@@ -15,8 +15,8 @@ __all__ = ["FailureTable", "TopArchitectures", "failure_rows", "top_rows"]
 
 TOP = 20
 RECENT_FAILURES = 20
-NUM = NumberFormatter(format="0.00000")
-VALUE = NumberFormatter(format="0.[0000]")
+NUM = "0.00000"  # formats, not models: a Bokeh model belongs to one document only
+VALUE = "0.[0000]"
 
 
 def top_rows(data: MonitorData, hps: list[HyperParam], k: int = TOP) -> dict[str, np.ndarray]:
@@ -63,13 +63,13 @@ class TopArchitectures(Component):
     def _columns(self) -> list[TableColumn]:
         cols = [TableColumn(field="rank", title="#", width=25),
                 TableColumn(field="arch", title="arch", width=40),
-                TableColumn(field="mean", title="mean", formatter=NUM, width=70),
-                TableColumn(field="std", title="std", formatter=NUM, width=70),
+                TableColumn(field="mean", title="mean", formatter=NumberFormatter(format=NUM), width=70),
+                TableColumn(field="std", title="std", formatter=NumberFormatter(format=NUM), width=70),
                 TableColumn(field="n_ok", title="ok", width=25),
                 TableColumn(field="n_failed", title="failed", width=40),
                 TableColumn(field="stage", title="stage", width=45)]
         return cols + [TableColumn(field=hp.column, title=hp.name, width=60,
-                                   **({} if hp.labels else {"formatter": VALUE}))
+                                   **({} if hp.labels else {"formatter": NumberFormatter(format=VALUE)}))
                        for hp in self.hps]
 
     def render(self, data: MonitorData) -> None:

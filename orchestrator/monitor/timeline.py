@@ -44,6 +44,10 @@ def timeline_data(data: MonitorData, statuses: tuple[int, ...]) -> dict[str, np.
     errors = np.full(len(a), "", object)
     for k in np.flatnonzero(codes == FAILED):
         errors[k] = first_line(data.error(int(a[k]), int(t[k])))
+    diverged = data.arrays.get("diverged_at")
+    if diverged is not None:
+        for k in np.flatnonzero((codes == DONE) & (diverged[a, t] >= 0)):
+            errors[k] = f"diverged at epoch {int(diverged[a[k], t[k]])}; kept its best epoch before"
     return {"worker": names[np.where(widx >= 0, widx, -1)], "left": left, "right": right,
             "arch": a.astype(float), "trial": t.astype(float), "status": _NAMES[codes],
             "metric": data.array("metric")[a, t], "error": errors, "colour": _COLOURS[codes]}
@@ -56,23 +60,40 @@ def first_line(text: str, limit: int = 200) -> str:
 
 
 def utilisation(data: MonitorData, since: float | None = None) -> float:
-    """Busy worker-seconds over (workers seen x wall time) from ``since`` (or the first start)."""
+    """Busy trial-seconds over the capacity of each worker's own lifetime, from ``since`` on.
+
+    A worker's lifetime runs from its first trial's start to its last trial's end (now while it
+    runs one); its slots are the most trials it ran at once. Batch workers that restart under
+    new addresses (``--lifetime``) thus count only while they existed. Idle time before a
+    worker's first trial or after its last is not seen (the store records trials, not joins).
+    """
     if not data.n or not data.workers:
         return float("nan")
-    status = data.array("status")
-    started = data.array("started")
-    ok = np.isfinite(started) & (status >= RUNNING)
+    status, started, worker = data.array("status"), data.array("started"), data.array("worker")
+    ends = np.where(status == RUNNING, data.now, data.array("finished"))
+    ok = np.isfinite(started) & np.isfinite(ends) & (status >= RUNNING) & (worker >= 0)
     if not ok.any():
         return float("nan")
-    end_each = np.where(status == RUNNING, data.now, data.array("finished"))[ok]
-    start_each = started[ok]
-    running = (status == RUNNING).any()
-    end = data.now if running else float(np.nanmax(end_each))
+    start_each, end_each, who = started[ok], ends[ok], worker[ok].astype(int)
+    end = data.now if (status == RUNNING).any() else float(end_each.max())
     begin = float(start_each.min()) if since is None else max(since, float(start_each.min()))
     if end <= begin:
         return float("nan")
     busy = np.clip(np.minimum(end_each, end) - np.maximum(start_each, begin), 0, None).sum()
-    return float(busy / (len(data.workers) * (end - begin)))
+    capacity = 0.0
+    for w in np.unique(who):
+        lo, hi = start_each[who == w], end_each[who == w]
+        alive = min(float(hi.max()), end) - max(float(lo.min()), begin)
+        capacity += max(alive, 0.0) * most_at_once(lo, hi)
+    return float(busy / capacity) if capacity > 0 else float("nan")
+
+
+def most_at_once(starts: np.ndarray, ends: np.ndarray) -> int:
+    """The largest number of [start, end) intervals that overlap at one time (at least 1)."""
+    times = np.concatenate([starts, ends])
+    steps = np.concatenate([np.ones(len(starts)), -np.ones(len(ends))])
+    order = np.lexsort((steps, times))  # at equal times an end (-1) comes before a start
+    return max(1, int(np.cumsum(steps[order]).max()))
 
 
 class WorkerTimeline(Component):

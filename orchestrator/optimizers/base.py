@@ -13,12 +13,25 @@ from threadpoolctl import threadpool_limits
 
 from orchestrator.space import SearchSpace
 
-__all__ = ["Optimizer", "SpaceExhausted"]
+__all__ = ["Optimizer", "SpaceExhausted", "initial_design"]
 
 # Finite spaces up to this many points are enumerated when random search finds nothing new.
 _ENUMERATE_LIMIT = 200_000
 # Continuous coordinates count as equal when they agree to this many unit-cube digits.
 _CONTINUOUS_RESOLUTION = 1e9
+
+
+def initial_design(space: SearchSpace, n: int, rng: np.random.Generator | int | None) -> np.ndarray:
+    """An n-point Latin hypercube (unit cube) snapped onto ``space``.
+
+    Every optimiser draws its design first from ``default_rng(seed)``, so the same seed, space
+    and ``n_initial`` give every method (random included) the same initial design: the method
+    comparison (orchestrator/compare.py) relies on it.
+    """
+    if n <= 0:
+        return np.empty((0, space.dim))
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    return _UnitCodec(space).snap(qmc.LatinHypercube(d=space.dim, rng=rng).random(n))
 
 
 class SpaceExhausted(RuntimeError):
@@ -243,11 +256,8 @@ class Optimizer(ABC):
     # ----- designs, fallback and exhaustion ---------------------------------------------------
 
     def _make_design(self, n: int) -> np.ndarray:
-        """An n-point Latin hypercube snapped onto the space."""
-        if n <= 0:
-            return np.empty((0, self.dim))
-        sampler = qmc.LatinHypercube(d=self.dim, rng=self.rng)
-        return self._codec.snap(sampler.random(n))
+        """An n-point Latin hypercube snapped onto the space (see ``initial_design``)."""
+        return initial_design(self.space, n, self.rng)
 
     def _next_design(self, n: int) -> list[tuple]:
         """Claim initial-design rows while evaluated + pending is below ``n_initial``."""

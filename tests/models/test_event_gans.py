@@ -97,7 +97,7 @@ def test_dygan_learns_in_seconds():
     assert best < 0.5 * untrained, (untrained, best)
 
 
-def test_run_trial_reports_each_epoch_and_a_diverging_run_fails_early(monkeypatch):
+def test_run_trial_reports_each_epoch_and_a_diverging_run_keeps_its_best_epoch(monkeypatch):
     reports = []
     result = run_trial(TINY, model="hadronization", data=DATA, epochs=2, seed=3,
                        report=lambda e, m: reports.append((e, m)))
@@ -116,5 +116,20 @@ def test_run_trial_reports_each_epoch_and_a_diverging_run_fails_early(monkeypatc
         return trainer
 
     monkeypatch.setitem(sys.modules, "diverging_family", types.SimpleNamespace(make_trainer=poisoned))
+    reports = []
+    result = run_trial(TINY, model="diverging_family", data=DATA, epochs=5, seed=3,
+                       report=lambda e, m: reports.append((e, m)))
+    assert [e for e, _ in reports] == [0]  # stopped at the divergence
+    assert result["status"] == "done" and result["diverged_at"] == 1 and result["best_epoch"] == 0
+    assert result["metric"] == reports[0][1]["metric"] and "diverged at epoch 1" in result["note"]
+
+    def poisoned_at_once(params, data, seed):  # nothing finite before the divergence: a failure
+        trainer = hadronization.make_trainer(params, data, seed)
+        trainer.x = np.full_like(trainer.x, np.nan)
+        return trainer
+
+    monkeypatch.setitem(sys.modules, "diverging_family",
+                        types.SimpleNamespace(make_trainer=poisoned_at_once))
     result = run_trial(TINY, model="diverging_family", data=DATA, epochs=5, seed=3)
-    assert result["status"] == "failed" and "diverged at epoch 1" in result["error"]
+    assert result["status"] == "failed" and "diverged at epoch 0" in result["error"]
+    assert result["diverged_at"] == 0

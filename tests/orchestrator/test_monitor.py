@@ -16,7 +16,7 @@ from orchestrator.monitor.page import Page
 from orchestrator.monitor.scatter import ArchitectureScatter
 from orchestrator.monitor.status import StatusHeader, format_duration
 from orchestrator.monitor.tables import FailureTable, TopArchitectures
-from orchestrator.monitor.timeline import WorkerTimeline
+from orchestrator.monitor.timeline import WorkerTimeline, most_at_once, utilisation
 from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, StoreError
 
 NOW = 50.0
@@ -63,6 +63,7 @@ def store(tmp_path) -> ResultsStore:
             _write_trial(s, a, t, trial)
     s.set("epoch_metric", (3, 0, 0), 0.9)
     s.set("epoch_metric", (3, 0, 1), 0.8)
+    s.set("diverged_at", (0, 1), 7)
     s.flush()
     return s
 
@@ -110,7 +111,7 @@ def test_scatter_rows_colour_and_selection(reader):
     d = _data(scatter.source)
     _eq(d["arch"], [0, 1])
     _eq(d["mean"], [2.0, 0.5])
-    _eq(d["std"], [1.0, 0.0])
+    _eq(d["std"], [np.sqrt(2.0), 0.0])  # sample std (ddof 1) of 1.0 and 3.0; one success: 0
     _eq(d["n_failed"], [0, 1])
     assert scatter.select.value == "lr_gen"
     _eq(d["colour"], [0.5, 1.0])
@@ -157,13 +158,15 @@ def test_worker_timeline_intervals_failures_and_utilisation(reader):
     _eq(d["worker"], ["127.0.0.1:1000", "127.0.0.1:1001", "127.0.0.1:1001", "127.0.0.1:1000",
                       "127.0.0.1:1001", "127.0.0.1:1000"])
     assert d["error"][2] == "ValueError: boom 1/1"
+    assert d["error"][1] == "diverged at epoch 7; kept its best epoch before" and d["error"][0] == ""
     run = _data(tl.running)
     _eq(run["left"], [40])
     _eq(run["right"], [NOW])
     _eq(run["left_ms"], [40_000])
     assert list(tl.y_range.factors) == ["127.0.0.1:1000", "127.0.0.1:1001"]
-    # busy: worker 0 10+10+5+10, worker 1 11+4+8 seconds; window 10..50 on 2 workers
-    assert tl.utilisation[0] == pytest.approx(58 / 80)
+    # busy: worker 0 10+10+5+10, worker 1 11+4+8 seconds; lifetimes: worker 0 10..50 (running
+    # now), worker 1 10..33 (its last trial's end)
+    assert tl.utilisation[0] == pytest.approx(58 / (40 + 23))
 
 
 def test_top_architectures_and_failures(reader):
@@ -272,3 +275,52 @@ def test_empty_directory_waits(tmp_path):
 
 def test_format_duration():
     assert [format_duration(s) for s in (5, 65, 3725, float("nan"))] == ["5s", "1m05s", "1h02m", "-"]
+
+
+def test_utilisation_counts_each_worker_over_its_own_lifetime(tmp_path):
+    # a batch worker restarted under a new address (a -> b) and a worker running two at a time (c)
+    trials = [("tcp://a:1", 0, 10), ("tcp://a:1", 10, 18), ("tcp://b:2", 20, 30),
+              ("tcp://b:2", 35, 40), ("tcp://c:3", 0, 40), ("tcp://c:3", 5, 25),
+              ("tcp://c:3", 25, 35)]
+    s = ResultsStore.create(tmp_path / "u.zarr", {**EXPERIMENT, "trials": 1}, list(SPACE),
+                            trials=1, epochs=3)
+    for a, (worker, start, end) in enumerate(trials):
+        s.add_architecture(np.array([0.5, 1.0, 0.0]))
+        _write_trial(s, a, 0, (DONE, 1.0, start, end, worker))
+    s.flush()
+    data = StoreReader(s.path, clock=lambda: 100.0).read()
+    # busy 18 + 15 + 70 s; capacity: a 0..18 x 1, b 20..40 x 1, c 0..40 x 2 slots
+    assert utilisation(data) == pytest.approx(103 / (18 + 20 + 80))
+    # from t = 20: a is gone, b 20..40 busy 15 of 20, c 20..40 busy 20 + 5 + 10 of 2 x 20
+    assert utilisation(data, since=20.0) == pytest.approx(50 / 60)
+    assert most_at_once(np.array([0.0, 5, 25]), np.array([40.0, 25, 35])) == 2
+    assert most_at_once(np.array([0.0, 10]), np.array([10.0, 18])) == 1  # back to back: one slot
+
+
+def test_monitor_reads_a_format_1_store():
+    from pathlib import Path
+
+    data = StoreReader(Path(__file__).parent / "data" / "format1.zarr", clock=lambda: NOW).read()
+    assert data.n == 3 and data.workers == ["tcp://w:0", "tcp://w:1", "tcp://w:9"]
+    assert data.error(1, 1).startswith("RuntimeError: lost in format 1")
+    assert (data.array("diverged_at") == -1).all()
+
+def test_every_document_gets_its_own_models_and_reads_off_the_event_loop(store, reader):
+    import asyncio
+    import threading
+
+    from bokeh.document import Document
+
+    from orchestrator.monitor.page import make_document
+
+    docs = [Document() for _ in range(3)]  # tabs, reloads and sessions share one reader
+    pages = [make_document(doc, reader=reader) for doc in docs]
+    ids = [{m.id for m in doc.models} for doc in docs]
+    assert not (ids[0] & ids[1]) and not (ids[1] & ids[2])
+    threads = []
+    read = reader.read
+    reader.read = lambda: (threads.append(threading.get_ident()), read())[1]
+    for page in pages:
+        asyncio.run(page.refresh_async())
+        assert page.header.values["archs"] == 4 and page.problem.text == ""
+    assert threads and threading.get_ident() not in threads

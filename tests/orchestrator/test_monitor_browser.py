@@ -23,7 +23,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 EXPERIMENT = {
     "name": "browser-test", "trial": "tests.orchestrator.test_monitor_browser:flaky_hartmann",
     "space": {f"x{i}": {"type": "real", "low": 0.0, "high": 1.0, "log": False} for i in range(6)},
-    "epochs": 8, "trials": 2, "budget": 60, "max_pending": 2, "seed": 3,
+    "epochs": 8, "trials": 2, "budget": 200, "max_pending": 2, "seed": 3,
     "optimizer": {"name": "rbf", "n_initial": 4}, "data": {"epoch_seconds": 0.08},
 }
 
@@ -32,7 +32,9 @@ import json, sys
 from distributed import Client, LocalCluster
 from orchestrator.driver import run
 from orchestrator.experiment import Experiment
+from orchestrator.monitor import add_to_dask_dashboard
 exp = Experiment.from_dict(json.loads(sys.argv[1]))
+add_to_dask_dashboard(sys.argv[2])  # the /ganhpo page of the scheduler started below
 with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                   dashboard_address=":0") as cluster, Client(cluster) as client:
     print("dask dashboard:", client.dashboard_link, flush=True)
@@ -98,6 +100,35 @@ def _plots_with_data(page) -> list[dict] | None:
     return plots if plots and all(p["rows"] > 0 and p["shown"] for p in plots) else None
 
 
+def _open_with_data(context, url: str, errors: list[str]):
+    """A new tab on ``url`` once every plot on it has data."""
+    page = context.new_page()
+    page.on("pageerror", lambda err: errors.append(f"{url}: {err}"))
+    page.goto(url)
+    page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
+    _wait_for(lambda: _plots_with_data(page), 40, f"every plot on {url} to have data")
+    return page
+
+
+def _two_tabs_and_a_reload(context, url: str, errors: list[str]) -> None:
+    """Tabs and reloads each get their own document: every one fills with data."""
+    first = _open_with_data(context, url, errors)
+    second = _open_with_data(context, url, errors)
+    first.reload()
+    first.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
+    for page in (first, second):
+        _wait_for(lambda page=page: _plots_with_data(page), 40, f"data after a reload of {url}")
+        assert page.evaluate(DONE_JS) > 0
+        page.close()
+
+
+def _dashboard_url(search: subprocess.Popen) -> str:
+    for line in search.stdout:
+        if line.startswith("dask dashboard:"):
+            return line.split()[2].rsplit("/", 1)[0] + "/ganhpo"
+    raise AssertionError("the search printed no dashboard link")
+
+
 def _screenshot_with_data(page, path: Path) -> list[dict] | None:
     """A screenshot taken while every plot has data (running trials come and go between them)."""
     if not _plots_with_data(page):
@@ -121,7 +152,8 @@ def test_live_page_in_chromium(tmp_path):
         assert url.startswith("http://127.0.0.1:"), url
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1500, "height": 1900})
+            context = browser.new_context(viewport={"width": 1500, "height": 1900})
+            page = context.new_page()
             page.on("pageerror", lambda err: errors.append(str(err)))
             page.goto(url)
             page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
@@ -134,12 +166,14 @@ def test_live_page_in_chromium(tmp_path):
                               "every plot to have data in a screenshot")
             print(f"screenshot: {shot}")
             text = page.get_by_text(re.compile(r"architectures \d+ done")).first.inner_text()
+            _two_tabs_and_a_reload(context, url, errors)  # the standalone monitor
+            _two_tabs_and_a_reload(context, _dashboard_url(search), errors)  # on Dask's
             browser.close()
     finally:
         for proc in (monitor, search):
             proc.terminate()
         monitor_out = monitor.communicate(timeout=20)[0]
-        search.communicate(timeout=30)
+        search_out = search.communicate(timeout=30)[0]
     titles = [p["title"] for p in plots]
     assert any(t.startswith("Convergence") for t in titles)
     assert any(t.startswith("Architectures") for t in titles)
@@ -148,3 +182,4 @@ def test_live_page_in_chromium(tmp_path):
     assert re.search(r"architectures \d+ done", text)
     assert errors == [], errors
     assert "Traceback" not in monitor_out, monitor_out
+    assert "Traceback" not in search_out and "already in a doc" not in search_out, search_out

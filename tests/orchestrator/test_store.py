@@ -1,10 +1,23 @@
 """The Zarr results store: round trip, commit marker, resume, and refusals that touch no data."""
 
+import os
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 import zarr
 
-from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, StoreError, read_store
+from orchestrator.store import (
+    DONE,
+    FAILED,
+    PENDING,
+    ROW_CHUNK,
+    RUNNING,
+    ResultsStore,
+    StoreError,
+    read_store,
+)
 
 EXP = {"name": "t", "budget": 5, "space": {"a": {"type": "int", "low": 0, "high": 9}}}
 
@@ -109,3 +122,76 @@ def test_create_refuses_to_overwrite(tmp_path):
     make(tmp_path)
     with pytest.raises(StoreError, match="already exists"):
         make(tmp_path)
+
+
+FORMAT1 = Path(__file__).parent / "data" / "format1.zarr"  # written by the format-1 store code
+
+
+def test_format_1_store_is_read_as_before(tmp_path):
+    snap = read_store(FORMAT1)
+    assert snap.n == 3 and snap.workers == ["tcp://w:0", "tcp://w:1", "tcp://w:9"]
+    assert snap.errors == {"1/1": "RuntimeError: lost in format 1\ntraceback"}
+    assert snap.status[1].tolist() == [DONE, FAILED] and snap.worker[1].tolist() == [1, 2]
+    assert (snap.diverged_at == -1).all()  # format 1 did not record divergence
+
+
+def test_format_1_store_is_upgraded_when_resumed(tmp_path):
+    path = tmp_path / "old.zarr"
+    shutil.copytree(FORMAT1, path)
+    before = read_store(path)
+    store = ResultsStore.open(path)
+    attrs = zarr.open_group(str(path), mode="r").attrs.asdict()
+    assert attrs["ganhpo_format"] == 2 and "workers" not in attrs and "errors" not in attrs
+    a = store.add_architecture(np.array([7.0, 7.0]))
+    store.set("worker", (a, 0), store.worker_id("tcp://w:new"))
+    store.set_error(a, 0, "ValueError: new")
+    store.set("status", (a, 0), FAILED)
+    store.flush()
+    after = read_store(path)
+    assert after.workers == [*before.workers, "tcp://w:new"]
+    assert after.errors == {**before.errors, "3/0": "ValueError: new"}
+    for name in ("params", "metric", "status", "worker", "epoch_metric"):
+        np.testing.assert_array_equal(getattr(after, name)[:3], getattr(before, name))
+
+
+def test_flush_writes_only_dirty_chunks_and_no_growing_attributes(tmp_path):
+    store = make(tmp_path, trials=2, epochs=3)
+    for k in range(3 * ROW_CHUNK):
+        a = store.add_architecture(np.array([k, 0.0]))
+        store.set("worker", (a, 0), store.worker_id(f"tcp://w:{k}"))
+        store.set_error(a, 1, f"RuntimeError: {k} " + "x" * 500)
+    store.flush()
+    root = tmp_path / "s.zarr"
+    meta = (root / "zarr.json").stat().st_size
+    chunks = [p for p in root.rglob("*") if p.is_file() and "/c/" in p.as_posix()]
+    for p in chunks:
+        os.utime(p, ns=(0, 0))
+    # a straggler in chunk 0 and a fresh result in chunk 2: chunk 1 is not rewritten
+    store.set("metric", (3, 0), 0.5)
+    store.set("metric", (2 * ROW_CHUNK + 5, 0), 0.25)
+    store.set_error(2 * ROW_CHUNK + 5, 1, "KeyError: late")
+    store.flush()
+    after = [p for p in root.rglob("*") if p.is_file() and "/c/" in p.as_posix()]
+    rewritten = {p.relative_to(root).as_posix() for p in after if p.stat().st_mtime_ns}
+    assert rewritten == {"metric/c/0/0", "metric/c/2/0", "error/c/2/0"}
+    # 384 worker names and error texts of 500 characters live outside the group attributes
+    assert (root / "zarr.json").stat().st_size == meta < 2000
+    snap = read_store(root)
+    assert snap.metric[3, 0] == 0.5 and snap.metric[2 * ROW_CHUNK + 5, 0] == 0.25
+    assert len(snap.workers) == 3 * ROW_CHUNK and snap.errors["261/1"] == "KeyError: late"
+
+
+def test_uncommitted_worker_names_and_errors_stay_invisible(tmp_path):
+    store = make(tmp_path)
+    a = store.add_architecture(np.array([1.0, 2.0]))
+    store.set("worker", (a, 0), store.worker_id("tcp://w:1"))
+    store.flush()
+    b = store.add_architecture(np.array([3.0, 4.0]))
+    store.set("worker", (b, 0), store.worker_id("tcp://w:2"))
+    store.set_error(b, 0, "RuntimeError: not yet")
+    store._write_names()  # a crash after the names and the rows, before the commit marker
+    store._arrays["error"][:ROW_CHUNK] = store._mirror["error"][:ROW_CHUNK]
+    snap = read_store(tmp_path / "s.zarr")
+    assert snap.n == 1 and snap.workers == ["tcp://w:1"] and snap.errors == {}
+    again = ResultsStore.open(tmp_path / "s.zarr")  # resume overwrites what was not committed
+    assert again.workers == ["tcp://w:1"] and again.worker_id("tcp://w:3") == 1

@@ -2,6 +2,7 @@
 
 import math
 import os
+import signal
 import time
 
 from orchestrator.objectives import noisy_hartmann
@@ -30,3 +31,41 @@ def slow_by_x0(params, *, model, data, epochs, seed, report=None):
     """Duration depends on x0: 10x longer for x0 > 0.5 (uneven trial durations)."""
     time.sleep(data["seconds"] * (10 if params["x0"] > 0.5 else 1))
     return noisy_hartmann(params, data={}, epochs=epochs, seed=seed, report=report)
+
+
+def planned(params, *, model, data, epochs, seed, report=None):
+    """Act by this trial's seed, per data['plan'] ({str(seed): nan|oom|kill}); else Hartmann."""
+    action = data.get("plan", {}).get(str(seed))
+    if action == "nan":
+        if report is not None:
+            report(0, {"metric": math.nan})
+        return {"metric": math.nan, "best_epoch": 0}
+    if action == "oom":
+        raise RuntimeError("RESOURCE_EXHAUSTED: OOM when allocating tensor with shape [4096, 4096]")
+    if action == "kill":  # the worker process dies mid-trial, once earlier results were fetched
+        time.sleep(1.0)  # (results still held on a dying worker would be lost with it)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return noisy_hartmann(params, data={}, epochs=epochs, seed=seed, report=report)
+
+
+def diverges(params, *, model, data, epochs, seed, report=None):
+    """Report data['curve'] epoch by epoch (None = NaN), then return a NaN metric."""
+    for epoch, value in enumerate(data["curve"]):
+        report(epoch, {"metric": math.nan if value is None else value})
+    return {"metric": math.nan, "n_params": 1}
+
+
+def always_fails(params, *, model, data, epochs, seed, report=None):
+    """Every trial raises the same error (a broken trial function)."""
+    raise ValueError("no such column 'energy' in the input file")
+
+def always_raises(params, *, model, data, epochs, seed, report=None):
+    """A trial with a bug: raises the same error every time."""
+    raise RuntimeError("the trial always fails (simulated bug)")
+
+
+def needs_deterministic(params, *, model, data, epochs, seed, deterministic, report=None):
+    """Fails unless the driver passed ``deterministic=True`` (the experiment's field)."""
+    if deterministic is not True:
+        raise RuntimeError(f"deterministic={deterministic!r}")
+    return noisy_hartmann(params, data=data, epochs=epochs, seed=seed, report=report)

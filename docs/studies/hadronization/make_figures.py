@@ -1,0 +1,62 @@
+"""Figures of the staged hadronization study from its store (until `ganhpo report -o` covers them).
+
+    python docs/studies/hadronization/make_figures.py /work/study-store/study_hadronization.zarr
+"""
+
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from orchestrator.store import read_store  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+def main(store: str) -> None:
+    snap = read_store(store)
+    mean, std = snap.arch_mean_std()
+    idx = np.arange(snap.n)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for code, (name, color) in enumerate([("broad (3 epochs)", "C0"), ("focus (10 epochs)", "C1")]):
+        m = snap.stage == code
+        ax.errorbar(idx[m], mean[m], std[m], fmt="o", color=color, label=name, capsize=2)
+        best = np.fmin.accumulate(np.where(m, mean, np.inf))
+        ax.step(idx[m], best[m], where="post", color=color, alpha=0.6)
+    ax.axvline((snap.stage == 0).sum() - 0.5, color="k", ls="--", lw=1)
+    ax.set_xlabel("architecture (store order)")
+    ax.set_ylabel("mean validation WD over 3 trials (+- std)")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(HERE / f"metric_by_architecture.{ext}", dpi=120)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore")
+        curves = np.nanmean(snap.epoch_metric, axis=1)  # (A, E): mean over trials per epoch
+    for code, color in ((0, "C0"), (1, "C1")):
+        m = np.flatnonzero(snap.stage == code)
+        for a in m:
+            ax.plot(np.arange(1, curves.shape[1] + 1), curves[a], color=color, alpha=0.25, lw=1)
+        b = m[np.nanargmin(mean[m])]
+        ax.plot(np.arange(1, curves.shape[1] + 1), curves[b], color=color, lw=2.5,
+                label=f"best {'broad' if code == 0 else 'focus'} #{b}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation WD (mean over trials)")
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(HERE / f"learning_curves.{ext}", dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,294 @@
+"""Two-stage search into one store: a cheap broad stage, then a focus stage around what it found.
+
+An experiment with ``stages`` (see ``parse_stages``) runs each stage as its own ``Search`` on
+the same store: the store's ``stage`` array marks each architecture, its epoch axis holds the
+largest stage's epochs, and every row is encoded in the experiment's (broad) space. The focus
+space is derived from the finished broad architectures once, recorded in the stored experiment
+(``stages[i].space``) and reused on resume, so rerunning the command continues the right stage.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from orchestrator.analysis.focus import derive_focus_space
+from orchestrator.experiment import Experiment, ExperimentError
+from orchestrator.space import SearchSpace, SpaceError
+from orchestrator.store import DONE, FAILED, STAGES, ResultsStore, Snapshot, read_store
+
+__all__ = ["StagedResult", "parse_stages", "run_stages", "stage_snapshot"]
+
+log = logging.getLogger("ganhpo")
+STAGE_KEYS = ("name", "epochs", "budget", "optimizer", "max_pending", "focus", "space")
+DEFAULT_FOCUS = {"eps": 2}
+
+
+def _positive_int(stage: dict, key: str, where: str) -> int:
+    value = stage.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ExperimentError(f"{where}: '{key}' must be a positive integer, got {value!r}; "
+                              f"e.g. {{name: broad, epochs: 20, budget: 100}}")
+    return value
+
+
+def _focus_rule(rule: Any, where: str) -> dict:
+    if not isinstance(rule, dict) or len(rule) != 1 or not ({"eps", "threshold"} & set(rule)):
+        raise ExperimentError(f"{where}: 'focus' must be {{eps: N}} (lattice steps around the broad "
+                              f"best) or {{threshold: T}} (ranges of broad architectures with mean "
+                              f"metric below T), got {rule!r}")
+    key, value = next(iter(rule.items()))
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or (key == "eps" and value < 0):
+        raise ExperimentError(f"{where}: focus '{key}' must be a finite number"
+                              f"{' >= 0' if key == 'eps' else ''}, got {value!r}")
+    return {key: value}
+
+
+def parse_stages(stages: Any, source: str = "experiment") -> list[dict]:
+    """Validate and normalise an experiment's ``stages`` list (broad first, then focus)."""
+    if not isinstance(stages, list) or not 1 <= len(stages) <= len(STAGES):
+        raise ExperimentError(f"{source}: field 'stages' must be a list of 1 or 2 stages, e.g. "
+                              "[{name: broad, epochs: 20, budget: 100}, "
+                              "{name: focus, epochs: 1000, budget: 70, focus: {eps: 2}}]")
+    out = []
+    for i, stage in enumerate(stages):
+        where = f"{source}: stages[{i}]"
+        if not isinstance(stage, dict):
+            raise ExperimentError(f"{where}: expected a mapping like {{name: broad, epochs: 20, "
+                                  f"budget: 100}}, got {stage!r}")
+        unknown = sorted(set(stage) - set(STAGE_KEYS))
+        if unknown:
+            raise ExperimentError(f"{where}: unknown key '{unknown[0]}'; known: {', '.join(STAGE_KEYS)}")
+        if stage.get("name") != STAGES[i]:
+            raise ExperimentError(f"{where}: 'name' must be {STAGES[i]!r} (stages run in the order "
+                                  f"{', '.join(STAGES)}), got {stage.get('name')!r}")
+        opt = stage.get("optimizer")
+        if isinstance(opt, str):
+            opt = {"name": opt}
+        if opt is not None and not (isinstance(opt, dict) and isinstance(opt.get("name"), str)):
+            raise ExperimentError(f"{where}: 'optimizer' must name one, e.g. {{name: rbf, n_initial: 5}}")
+        max_pending = stage.get("max_pending")
+        norm = {"name": stage["name"], "epochs": _positive_int(stage, "epochs", where),
+                "budget": _positive_int(stage, "budget", where), "optimizer": opt,
+                "max_pending": None if max_pending is None else _positive_int(stage, "max_pending", where),
+                "focus": None, "space": None}
+        if i > 0:
+            norm["focus"] = _focus_rule(stage.get("focus") or DEFAULT_FOCUS, where)
+        elif stage.get("focus") is not None:
+            raise ExperimentError(f"{where}: the broad stage searches the whole space; move 'focus' "
+                                  "to the focus stage")
+        if stage.get("space") is not None:
+            try:
+                norm["space"] = SearchSpace(stage["space"]).to_dict()
+            except SpaceError as err:
+                raise ExperimentError(f"{where}: 'space': {err}") from None
+        out.append(norm)
+    return out
+
+
+# ----- focus derivation ---------------------------------------------------------------------
+
+def stage_snapshot(snap: Snapshot, stage: str) -> Snapshot:
+    """The rows of one stage of a snapshot (architecture indices renumbered from 0)."""
+    if not snap.n:
+        return snap
+    mask = snap.stage == STAGES.index(stage)
+    return dataclasses.replace(snap, arrays={k: v[mask] for k, v in snap.arrays.items()})
+
+
+def _derived_space(store: ResultsStore, stage: dict) -> SearchSpace:
+    snap = stage_snapshot(read_store(store.path), STAGES[0])
+    try:
+        space = derive_focus_space(snap, **stage["focus"])
+    except ValueError as err:
+        raise ExperimentError(f"focus stage: {err}") from None
+    return space
+
+
+# ----- running ----------------------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class StageSummary:
+    """The best architecture of one stage."""
+
+    name: str
+    n_architectures: int
+    best_params: dict | None
+    best_mean: float
+    best_std: float
+    best_metrics: tuple[float, ...]
+
+
+def _summarise(snap: Snapshot, exp: Experiment, stage: str) -> StageSummary:
+    part = stage_snapshot(snap, stage)
+    if not part.n:
+        return StageSummary(stage, 0, None, math.nan, math.nan, ())
+    mean, std = part.arch_mean_std()
+    done = part.arch_done() & np.isfinite(mean)
+    if not done.any():
+        return StageSummary(stage, part.n, None, math.nan, math.nan, ())
+    a = int(np.flatnonzero(done)[np.argmin(mean[done])])
+    metrics = tuple(float(m) for m in part.metric[a][part.status[a] == DONE])
+    return StageSummary(stage, part.n, {**exp.fixed, **exp.space.from_row(part.params[a])},
+                        float(mean[a]), float(std[a]), metrics)
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedResult:
+    """What a staged search found: one summary per stage; ``best_*`` are the last stage's."""
+
+    store: str
+    stages: tuple[StageSummary, ...]
+    n_architectures: int
+    n_failed_trials: int
+    seconds: float
+
+    @property
+    def final(self) -> StageSummary:
+        return self.stages[-1]
+
+    @property
+    def best_params(self) -> dict | None:
+        return self.final.best_params
+
+    @property
+    def best_mean(self) -> float:
+        return self.final.best_mean
+
+    @property
+    def best_std(self) -> float:
+        return self.final.best_std
+
+    def summary(self) -> str:
+        """A few human-readable lines: the best of every stage."""
+        lines = []
+        for s in self.stages:
+            if s.best_params is None:
+                lines.append(f"{s.name}: {s.n_architectures} architectures, none finished successfully")
+                continue
+            lines.append(f"{s.name}: best {s.best_mean:.5g} +- {s.best_std:.2g} over "
+                         f"{len(s.best_metrics)} trials ({s.n_architectures} architectures): "
+                         f"{s.best_params}")
+        lines.append(f"  {self.n_architectures} architectures, {self.n_failed_trials} failed trials, "
+                     f"{self.seconds:.1f} s; results in {self.store}")
+        return "\n".join(lines)
+
+
+def stage_experiment(exp: Experiment, stage: dict, space: SearchSpace) -> Experiment:
+    """The single-stage experiment that runs ``stage`` over ``space``."""
+    return dataclasses.replace(
+        exp, space=space, epochs=stage["epochs"], budget=stage["budget"], stage=stage["name"],
+        optimizer=dict(stage["optimizer"] or exp.optimizer),
+        max_pending=stage["max_pending"] or exp.max_pending, stages=None)
+
+
+def _check_stages(exp: Experiment, stored: dict, path: str) -> list[dict]:
+    """The experiment's stages with the focus spaces recorded in the store; raise on a mismatch."""
+    old = stored.get("stages")
+    if not old:
+        raise ExperimentError(f"store {path} was made by an experiment without stages; use a new --store")
+    merged = []
+    for i, stage in enumerate(exp.stages):
+        before = old[i] if i < len(old) else None
+        if before is not None and (before["name"], before["epochs"]) != (stage["name"], stage["epochs"]):
+            raise ExperimentError(
+                f"store {path} was made by a different experiment: stages[{i}] is "
+                f"{json.dumps({k: before[k] for k in ('name', 'epochs')})} there and "
+                f"{json.dumps({k: stage[k] for k in ('name', 'epochs')})} here; use a new --store")
+        stage = dict(stage)
+        if before is not None and before.get("space") is not None and stage["space"] is None:
+            if before.get("focus") != stage["focus"]:
+                raise ExperimentError(
+                    f"store {path}: the focus space was already derived with focus "
+                    f"{json.dumps(before.get('focus'))}, but here it is {json.dumps(stage['focus'])}; "
+                    "restore it or use a new --store")
+            stage["space"] = before["space"]
+        merged.append(stage)
+    return merged
+
+
+def _open(exp: Experiment, path: str) -> ResultsStore:
+    if Path(path).exists():
+        store = ResultsStore.open(path)
+        exp.check_resumable(store.experiment, path)
+        stages = _check_stages(exp, store.experiment, path)
+        store.set_experiment({**exp.to_dict(), "stages": stages})
+        return store
+    return ResultsStore.create(path, exp.to_dict(), exp.space.names, exp.trials, exp.epochs)
+
+
+def _stage_space(exp: Experiment, store: ResultsStore, i: int) -> SearchSpace:
+    """The space of stage i: the experiment's, the recorded or given one, or derived now (and recorded)."""
+    stage = store.experiment["stages"][i]
+    if i == 0:
+        return SearchSpace(stage["space"]) if stage.get("space") else exp.space
+    if stage.get("space"):
+        return SearchSpace(stage["space"])
+    space = _derived_space(store, stage)
+    stages = [dict(s) for s in store.experiment["stages"]]
+    stages[i]["space"] = space.to_dict()
+    store.set_experiment({**store.experiment, "stages": stages})
+    log.info("focus space derived from the broad stage: %s", space.to_dict())
+    return space
+
+
+def _stage_done(store: ResultsStore, i: int, budget: int) -> bool:
+    stage = store.array("stage")
+    if np.any(stage > i):
+        return True
+    mine = stage == i
+    return int(mine.sum()) >= budget and bool(np.all(store.array("status")[mine] >= DONE))
+
+
+def run_stages(exp: Experiment, client: Any = None, *, store: str | None = None,
+               workers: int | None = None,
+               progress: Callable[[int, int, float | None], None] | None = None) -> StagedResult:
+    """Run (or resume) every stage of ``exp`` in order into one store."""
+    from distributed import Client
+
+    from orchestrator.driver import Search, build_optimizer
+
+    started = time.time()
+    path = store or exp.store or f"runs/{exp.name}.zarr"
+    if exp.budget != sum(s["budget"] for s in exp.stages):
+        raise ExperimentError(f"{exp.name}: budget {exp.budget} was overridden, but a staged "
+                              "experiment takes its budget from each stage; edit the stages instead")
+    for stage in exp.stages:  # bad optimiser settings fail before any store exists
+        build_optimizer(stage_experiment(exp, stage, exp.space))
+    results = _open(exp, path)
+    own = client is None
+    if own:
+        from orchestrator.cluster import make_cluster
+
+        client = Client(make_cluster("local", workers=workers))
+    try:
+        offset = 0
+        for i, stage in enumerate(exp.stages):
+            space = _stage_space(exp, results, i)
+            sexp = stage_experiment(exp, stage, space)
+            if not _stage_done(results, i, stage["budget"]):
+                log.info("stage %s: %d architectures x %d epochs", stage["name"], stage["budget"],
+                         stage["epochs"])
+                opt = build_optimizer(dataclasses.replace(sexp, seed=exp.seed + i))
+                report = None if progress is None else (
+                    lambda n, _b, best, o=offset: progress(o + n, exp.budget, best))
+                Search(sexp, client, results, opt, report, row_space=exp.space).loop()
+            offset += int(np.sum(results.array("stage") == i))
+    finally:
+        results.flush()
+        if own:
+            cluster = client.cluster
+            client.close()
+            cluster.close()
+    snap = read_store(path)
+    return StagedResult(path, tuple(_summarise(snap, exp, s["name"]) for s in exp.stages), snap.n,
+                        int(np.sum(snap.status == FAILED)), time.time() - started)
