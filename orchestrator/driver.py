@@ -8,6 +8,7 @@ and a replacement is asked for immediately. Per-epoch metrics stream from the wo
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import math
@@ -16,6 +17,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -23,9 +25,17 @@ from pathlib import Path
 import numpy as np
 from distributed import Client, Event, as_completed, get_worker
 
+from orchestrator.asker import OptimizerThread
 from orchestrator.experiment import Experiment, ExperimentError
 from orchestrator.failures import FailFast, TellRules, common_errors, effective_min_ok
 from orchestrator.optimizers import OPTIMIZERS, Optimizer, SpaceExhausted, make_optimizer
+from orchestrator.slots import (
+    SlotWatcher,
+    adapt_maximum,
+    architectures_to_ask,
+    queue_margin,
+    trial_slots,
+)
 from orchestrator.space import SearchSpace
 from orchestrator.store import (
     DONE,
@@ -41,7 +51,9 @@ from orchestrator.store import (
 __all__ = ["Result", "SearchFailed", "execute_trial", "run", "trial_seed"]
 
 log = logging.getLogger("ganhpo")
-FLUSH_SECONDS = 1.0
+FLUSH_SECONDS = 1.0  # the store is flushed at least this often
+FLUSH_MIN_SECONDS = 0.2  # and at most this often: flush cost does not grow with completion rate
+SLOT_POLL_SECONDS = 5.0  # only when the scheduler plugin cannot be registered
 
 
 @dataclass(frozen=True)
@@ -158,13 +170,14 @@ class Search:
                  progress: Callable[[int, int, float | None], None] | None = None,
                  row_space: SearchSpace | None = None):
         self.exp, self.client, self.store, self.progress = experiment, client, store, progress
-        self.opt = optimizer
+        self.opt = OptimizerThread(optimizer)  # every optimiser call runs in its own thread
         # Stages (orchestrator/stages.py): rows are encoded in the store's own space, and this
         # search owns only the architectures of its stage (budget, resume).
         self.rows = row_space or experiment.space
         self.stage = STAGES.index(experiment.stage)
         self.tag = uuid.uuid4().hex[:8]
         self.topic = f"ganhpo-{self.tag}"
+        self.slot_topic = f"ganhpo-slots-{self.tag}"
         self.stop_name = f"ganhpo-stop-{self.tag}"
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.completed = as_completed(with_results=True, raise_errors=False)
@@ -173,23 +186,81 @@ class Search:
         self.tells: list[int] = []
         self.told_means: list[float] = []
         self.exhausted = False
-        self.resources = self._resources()
+        self.asking: Future | None = None
+        self.totals: dict | None = None  # worker totals from the SlotWatcher
+        self.totals_at = -math.inf  # the scheduler's timestamp of those totals
+        self.watcher: str | None = None
+        self.polled = 0.0
+        self.trial_seconds = [0.0, 0]  # sum and count of finished trials' durations
+        self.resources = experiment.resources or None
         self.kwargs = {"model": experiment.model, "data": experiment.data, "epochs": experiment.epochs}
         if experiment.deterministic:  # only then: trial functions without the keyword keep working
             self.kwargs["deterministic"] = True
 
     def _resources(self) -> dict | None:
+        """The trials' resource request: the experiment's, else GPU=1 if any worker has a GPU."""
         if self.exp.resources is not None:
             return self.exp.resources or None
+        return {"GPU": 1} if (self.totals or {}).get("resources", {}).get("GPU") else None
+
+    def _watch_slots(self) -> None:
+        """Follow worker totals through a scheduler plugin (or, failing that, by polling)."""
+        self.client.subscribe_topic(self.slot_topic, lambda event: self.events.put(("slots", event)))
+        name = f"ganhpo-slots-{self.tag}"
+        try:
+            self.client.register_plugin(SlotWatcher(self.slot_topic), name=name)
+            self.watcher = name
+            # the first totals may be published before the subscription reached the scheduler
+            for event in self.client.get_events(self.slot_topic)[-1:]:
+                self.events.put(("slots", event))
+        except Exception as err:  # noqa: BLE001 - e.g. a scheduler that cannot import ganhpo
+            log.warning("slot watcher not registered on the scheduler (%s: %s); polling worker "
+                        "totals every %.0f s instead", type(err).__name__, err, SLOT_POLL_SECONDS)
+            self._poll_slots()
+        deadline = time.monotonic() + 5
+        while self.totals is None and time.monotonic() < deadline:
+            self._drain_events(wait=True)
+        if self.totals is None:
+            self._poll_slots()
+        self.resources = self._resources()
+
+    def _poll_slots(self) -> None:
+        """Worker totals from one full scheduler_info (the fallback when no plugin runs)."""
         workers = self.client.scheduler_info(n_workers=-1).get("workers", {}).values()
-        return {"GPU": 1} if any("GPU" in w.get("resources", {}) for w in workers) else None
+        resources: dict[str, float] = {}
+        for w in workers:
+            for key, value in w.get("resources", {}).items():
+                resources[key] = resources.get(key, 0) + value
+        self.totals = {"workers": len(workers), "threads": sum(w.get("nthreads", 1) for w in workers),
+                       "resources": resources}
+        self.polled = time.monotonic()
+
+    def _unwatch_slots(self) -> None:
+        self.client.unsubscribe_topic(self.slot_topic)
+        if self.watcher is not None:
+            with contextlib.suppress(Exception):
+                self.client.unregister_scheduler_plugin(self.watcher)
 
     @property
-    def max_pending(self) -> int:
-        if self.exp.max_pending:
-            return self.exp.max_pending
-        n = len(self.client.scheduler_info(n_workers=-1).get("workers", {})) or 1
-        return max(2, math.ceil(n / self.exp.trials) + 1)
+    def slots(self) -> int:
+        """Trials the workers present can run at once (GPUs requested, or threads)."""
+        return trial_slots(self.totals or {}, self.resources)
+
+    def wanted(self) -> int:
+        """Architectures to ask for now (see ``orchestrator.slots.architectures_to_ask``)."""
+        slots, workers = self.slots, (self.totals or {}).get("workers", 0)
+        adapt = adapt_maximum(self.client.cluster, slots / workers if workers else 1)
+        total, count = self.trial_seconds
+        margin = queue_margin(self.exp.trials, max(slots, adapt), total / count if count else None,
+                              self.opt.ask_seconds)
+        return architectures_to_ask(
+            slots=slots, trials=self.exp.trials, open_trials=len(self.keys),
+            open_architectures=len(self.open), remaining=self.exp.budget - self.stage_rows(),
+            margin=margin, max_pending=self.exp.max_pending, adapt_slots=adapt)
+
+    def stage_rows(self) -> int:
+        """Architectures of this search's stage in the store (the stage's budget counts these)."""
+        return int(np.sum(self.store.array("stage") == self.stage))
 
     def point(self, a: int) -> dict:
         return self.rows.from_row(self.store.array("params")[a])
@@ -222,21 +293,30 @@ class Search:
         self.store.flush()
 
     def propose(self) -> None:
-        """Ask for enough architectures to keep max_pending in flight, within the budget."""
-        own = int(np.sum(self.store.array("stage") == self.stage))
-        want = min(self.max_pending - len(self.open), self.exp.budget - own)
-        if want <= 0 or self.exhausted:
+        """Start an ask in the optimiser's thread when trials in flight fall below the target."""
+        if self.asking is not None or self.exhausted:
             return
+        n = self.wanted()
+        if n > 0:
+            self.asking = self.opt.ask_async(n)
+            self.asking.add_done_callback(lambda _: self.events.put(("asked", None)))
+
+    def collect(self) -> bool:
+        """Submit the architectures of a finished ask; False while none has finished."""
+        if self.asking is None or not self.asking.done():
+            return False
+        future, self.asking = self.asking, None
         try:
-            points = self.opt.ask(want)
+            points = future.result()
         except SpaceExhausted as err:
             log.warning("%s; finishing with what is running", err)
             self.exhausted = True
-            return
+            return False
         for point in points:
             a = self.store.add_architecture(self.rows.to_row(point), self.exp.stage)
             for t in range(self.exp.trials):
                 self.submit(a, t)
+        return True
 
     def on_result(self, future, result) -> None:
         """Store a finished trial at once; tell the optimiser when its architecture is complete."""
@@ -322,39 +402,67 @@ class Search:
             self.store.set("worker", (a, t), self.store.worker_id(msg["worker"]))
 
     def loop(self) -> None:
-        """React to each finished trial and each epoch report until the budget is spent."""
-        self.client.subscribe_topic(self.topic, lambda event: self.events.put(event[1]))
+        """React to finished trials, finished asks, epoch reports and worker arrivals until done."""
+        self.client.subscribe_topic(self.topic, lambda event: self.events.put(("epoch", event[1])))
         try:
+            self._watch_slots()
             self.resume()
             self.propose()
             self.store.flush()
-            last_flush = time.monotonic()
-            while self.open:
+            last_flush, dirty = time.monotonic(), False
+            while self.open or self.asking is not None:
+                self.opt.check()  # an optimiser error surfaces here, in the loop's thread
                 batch = self.completed.next_batch(block=False)
                 for future, result in batch:
+                    self._count_duration(result)
                     self.on_result(future, result)
-                if batch:  # replacements go out first, then the results are made durable
+                submitted = self.collect()  # replacements go out first, then results are stored
+                changed = self._drain_events(wait=not (batch or submitted))
+                if batch or submitted or changed:
                     self.propose()
-                self._drain_events(wait=not batch)
-                if batch or time.monotonic() - last_flush > FLUSH_SECONDS:
+                if self.watcher is None and time.monotonic() - self.polled > SLOT_POLL_SECONDS:
+                    self._poll_slots()
+                    self.propose()
+                dirty = dirty or bool(batch or submitted)
+                if flush_due(dirty, time.monotonic() - last_flush):
                     self.store.flush()
-                    last_flush = time.monotonic()
+                    last_flush, dirty = time.monotonic(), False
+            self.opt.close(wait=True)  # the last tells are applied; their errors surface
         except BaseException:
             Event(self.stop_name, client=self.client).set()
+            self.opt.close(wait=False)
             raise
         finally:
             self._drain_events(wait=False)
             self.store.flush()
             self.client.unsubscribe_topic(self.topic)
+            self._unwatch_slots()
 
-    def _drain_events(self, wait: bool) -> None:
+    def _count_duration(self, result) -> None:
+        if isinstance(result, dict) and "started" in result and "finished" in result:
+            self.trial_seconds[0] += result["finished"] - result["started"]
+            self.trial_seconds[1] += 1
+
+    def _drain_events(self, wait: bool) -> bool:
+        """Handle queued epoch reports and worker totals; True if the worker totals changed."""
+        changed = False
         try:
-            msg = self.events.get(timeout=0.05) if wait else self.events.get_nowait()
+            kind, msg = self.events.get(timeout=0.05) if wait else self.events.get_nowait()
             while True:
-                self.on_epoch(msg)
-                msg = self.events.get_nowait()
+                if kind == "epoch":
+                    self.on_epoch(msg)
+                elif kind == "slots" and msg[0] >= self.totals_at:  # (timestamp, totals)
+                    changed = changed or msg[1] != self.totals
+                    self.totals, self.totals_at = msg[1], msg[0]
+                kind, msg = self.events.get_nowait()
         except queue.Empty:
             pass
+        return changed
+
+
+def flush_due(dirty: bool, since: float) -> bool:
+    """Whether the loop flushes now: new results at most every 0.2 s, anything every 1 s."""
+    return (dirty and since >= FLUSH_MIN_SECONDS) or since >= FLUSH_SECONDS
 
 
 def build_optimizer(exp: Experiment) -> Optimizer:

@@ -44,8 +44,10 @@ def _focus_rule(rule: Any, where: str) -> dict:
     if not isinstance(rule, dict) or len(rule) != 1 or not ({"eps", "threshold"} & set(rule)):
         raise ExperimentError(f"{where}: 'focus' must be {{eps: N}} (lattice steps around the broad "
                               f"best) or {{threshold: T}} (ranges of broad architectures with mean "
-                              f"metric below T), got {rule!r}")
+                              f"metric below T, or 'Q%' for the best Q %), got {rule!r}")
     key, value = next(iter(rule.items()))
+    if key == "threshold" and isinstance(value, str) and value.strip().endswith("%"):
+        return {key: value.strip()}  # a quantile of the broad means, checked when derived
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or (key == "eps" and value < 0):
         raise ExperimentError(f"{where}: focus '{key}' must be a finite number"

@@ -23,7 +23,9 @@ def _batch_cluster(kind: str, *, security: Security | None = None, **options: An
     kwargs = _job_kwargs(plan) | BACKENDS[kind].request(plan) | _passthrough(plan)
     cls = getattr(dask_jobqueue, BACKENDS[kind].cluster)
     cluster = cls(security=security, **kwargs)
-    cluster.adapt(minimum_jobs=low, maximum_jobs=high, wait_count=60)
+    # target_duration 10 ms: adapt asks for a worker per queued trial (up to max_jobs) instead of
+    # one per 5 s of estimated work, which for trials of unknown duration is 10 trials per worker
+    cluster.adapt(minimum_jobs=low, maximum_jobs=high, wait_count=60, target_duration="10ms")
     return cluster
 
 
