@@ -485,7 +485,7 @@ def main(argv: list[str] | None = None) -> str:
         print(f"skipping {m}: {why}", file=sys.stderr)
     methods = [m for m in args.methods if m not in skipped]
     if args.cost:
-        text = cost([m for m in methods if m in METHODS and METHODS[m].__name__ == "<lambda>"],
+        text = cost([m for m in methods if not isinstance(METHODS[m], type)],  # ours and backends
                     tuple(args.sizes), args.timeout)
     else:
         if not args.report:
