@@ -339,9 +339,11 @@ def _read(path: Path) -> list[dict]:
 
 # ----- the report -------------------------------------------------------------------------------
 
-def report(path: Path, budgets: tuple[int, ...] = (50, 100)) -> str:
+def report(path: Path, budgets: tuple[int, ...] = (50, 100), methods: list[str] | None = None,
+           problems: list[str] | None = None, modes: list[str] | None = None) -> str:
     """Markdown: median [IQR] per problem, average ranks, goal counts, evaluations to random's best."""
-    rows = _read(path)
+    rows = [r for r in _read(path) if (methods is None or r["method"] in methods)
+            and (problems is None or r["problem"] in problems) and (modes is None or r["mode"] in modes)]
     methods = [m for m in METHODS if any(r["method"] == m for r in rows)]
     problems = [p for p in PROBLEMS if any(r["problem"] == p for r in rows)]
     modes = [m for m in ("seq", "batch8") if any(r["mode"] == m for r in rows)]
@@ -494,7 +496,7 @@ def main(argv: list[str] | None = None) -> str:
         if not args.report:
             race(methods, args.problems, args.modes, args.seeds, args.budget, min(args.jobs, 2), args.out)
         budgets = tuple(b for b in (50, 100) if b < args.budget) + (args.budget,)
-        text = report(args.out, budgets)
+        text = report(args.out, budgets, args.methods, args.problems, args.modes)
     print(text)
     return text
 
