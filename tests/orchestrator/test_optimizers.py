@@ -15,7 +15,8 @@ from orchestrator.optimizers import OPTIMIZERS, SpaceExhausted, make_optimizer
 from orchestrator.space import Lattice, SearchSpace
 
 NAMES = sorted(OPTIMIZERS)
-FAST = {"gp": {"n_restarts": 0, "n_candidates": 300}}  # keep GP fits cheap in contract tests
+FAST = {"gp": {"n_restarts": 0, "n_candidates": 300},  # keep GP fits cheap in contract tests
+        "skopt": {"n_points": 300, "acq_optimizer": "sampling"}}
 
 
 def tiny_space() -> SearchSpace:
@@ -130,7 +131,7 @@ def test_no_point_is_proposed_twice_and_exhaustion_is_reported(name, seed, plan)
 def test_unknown_optimizer_lists_the_choices():
     with pytest.raises(ValueError) as err:
         make_optimizer("foo", tiny_space())
-    assert str(err.value) == "unknown optimizer 'foo'; choose one of: gp, lhs, random, rbf"
+    assert str(err.value) == "unknown optimizer 'foo'; choose one of: gp, lhs, optuna, random, rbf, skopt"
 
 
 def test_unknown_option_names_it_and_the_accepted_ones():
