@@ -192,20 +192,9 @@ def _column_kind(path, columns: dict) -> tuple[tuple | None, tuple | None]:
 def check_data(path: str | Path, tree: str | None = None, columns=None, cut: str | None = None,
                nonfinite: str = "refuse") -> None:
     """Fail fast, reading no events: the file, the tree, the columns' names and branches."""
-    from models.data.root import NONFINITE, check_columns
+    from models.data.root import check_event_file
 
-    path = Path(path)
-    if nonfinite not in NONFINITE:
-        raise ValueError(f"dimuon data file {path}: nonfinite={nonfinite!r}; use 'refuse' or 'drop'")
-    if path.suffix != ".root":
-        if columns or tree or cut:
-            raise ValueError(f"dimuon data file {path}: tree/columns/cut apply to .root files only")
-        if not path.is_file():
-            raise ValueError(f"dimuon data file {path}: no such file")
-        return
-    columns = dict(columns or ROOT_COLUMNS)
-    _column_kind(path, columns)
-    check_columns(path, tree, columns, "dimuon data file", cut)
+    check_event_file("dimuon", path, tree, columns, cut, nonfinite, ROOT_COLUMNS, _column_kind)
 
 
 def _load_root(path: Path, tree: str | None, columns, cut: str | None, nonfinite: str) -> np.ndarray:

@@ -127,20 +127,9 @@ def _check_keys(path, columns: dict) -> set:
 def check_data(path: str | Path, tree: str | None = None, columns=None, cut: str | None = None,
                nonfinite: str = "refuse") -> None:
     """Fail fast, reading no events: the file, the tree, the columns' names and branches."""
-    from models.data.root import NONFINITE, check_columns
+    from models.data.root import check_event_file
 
-    path = Path(path)
-    if nonfinite not in NONFINITE:
-        raise ValueError(f"hadronization data file {path}: nonfinite={nonfinite!r}; use 'refuse' or 'drop'")
-    if path.suffix != ".root":
-        if columns or tree or cut:
-            raise ValueError(f"hadronization data file {path}: tree/columns/cut apply to .root files only")
-        if not path.is_file():
-            raise ValueError(f"hadronization data file {path}: no such file")
-        return
-    columns = dict(columns or ROOT_COLUMNS)
-    _check_keys(path, columns)
-    check_columns(path, tree, columns, "hadronization data file", cut)
+    check_event_file("hadronization", path, tree, columns, cut, nonfinite, ROOT_COLUMNS, _check_keys)
 
 
 def _load_root(path: Path, tree: str | None, columns, cut: str | None,

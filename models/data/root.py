@@ -87,6 +87,28 @@ def check_columns(path: str | Path, tree: str | None, columns: Mapping[str, str]
     return t, where
 
 
+def check_event_file(family: str, path: str | Path, tree: str | None, columns: Mapping | None,
+                     cut: str | None, nonfinite: str, default_columns: Mapping,
+                     check_mapping) -> None:
+    """Fail fast, reading no events: the file, the tree, the columns' names and branches.
+
+    ``check_mapping(path, columns)`` is the family's own check of which features are mapped.
+    """
+    path = Path(path)
+    what = f"{family} data file {path}"
+    if nonfinite not in NONFINITE:
+        raise ValueError(f"{what}: nonfinite={nonfinite!r}; use 'refuse' or 'drop'")
+    if path.suffix != ".root":
+        if columns or tree or cut:
+            raise ValueError(f"{what}: tree/columns/cut apply to .root files only")
+        if not path.is_file():
+            raise ValueError(f"{what}: no such file")
+        return
+    columns = dict(columns or default_columns)
+    check_mapping(path, columns)
+    check_columns(path, tree, columns, f"{family} data file", cut)
+
+
 def read_columns(path: str | Path, tree: str | None, columns: Mapping[str, str], what: str,
                  cut: str | None = None) -> tuple[dict, str]:
     """Evaluate each column's expression on the tree (after ``cut``); awkward arrays by name."""
