@@ -37,9 +37,10 @@ class GPSearch(Optimizer):
     L-BFGS-B iterations each), and refitted only once the history has grown by 10 %. Each ask factorises the GP once; expected improvement (``xi``) over the posterior
     mean's best at evaluated points is maximised over ``n_candidates`` rows (default 300 d,
     at least 1000): half uniform, half Gaussian perturbations of the best point, all snapped and
-    unvisited. Pending points and the batch's earlier picks are fantasised at a lie (the min,
-    mean or max of the observed means, ``liar``; ``min`` is skopt's ``cl_min``) by exact rank-one
-    updates of the posterior, without refitting. Past ``max_fit`` evaluated points the GP uses
+    unvisited. Pending points and the batch's earlier picks are fantasised at a lie (``liar``:
+    ``min`` is EI's target, the best posterior mean at evaluated points, since the noisy minimum
+    of the observed means lies below it and clusters batches; ``mean`` or ``max`` of the
+    observed means) by exact rank-one updates of the posterior, without refitting. Past ``max_fit`` evaluated points the GP uses
     the 70 % nearest the best point plus a random sample of the rest; of more than
     ``max_fit / 2`` pending points the nearest to the best are fantasised (all stay excluded).
     """
@@ -122,7 +123,8 @@ class GPSearch(Optimizer):
 
     def _propose(self, n: int) -> list[np.ndarray]:
         best = self._X[int(np.argmin(self._y))]
-        lie = None if self.options["liar"] == "min" else float(_LIARS[self.options["liar"]](np.asarray(self._y)))
+        liar = self.options["liar"]
+        lie = None if liar == "min" else float(_LIARS[liar](np.asarray(self._y)))  # None: EI's target
         pending = np.array([r for _, r in self._pending.values()]).reshape(-1, self.dim)
         if len(pending) > int(self.options["max_fit"]) // 2:  # bounded: the nearest to the best
             near = np.argsort(np.linalg.norm(pending - best, axis=1))
@@ -169,7 +171,10 @@ class GPSearch(Optimizer):
 
 
 class _Posterior:
-    """The GP posterior of one ask: fixed kernel, evaluated rows with their noise, pending at a lie."""
+    """The GP posterior of one ask: fixed kernel, evaluated rows with their noise, pending at a lie.
+
+    ``lie`` None: the best posterior mean at the evaluated rows (``incumbent``, EI's target).
+    """
 
     def __init__(self, opt: GPSearch, rows: np.ndarray, pending: np.ndarray, lie: float | None):
         y = np.asarray(opt._y)[rows]
