@@ -37,9 +37,10 @@ class GPSearch(Optimizer):
     L-BFGS-B iterations each), and refitted only once the history has grown by 10 %. Each ask factorises the GP once; expected improvement (``xi``) over the posterior
     mean's best at evaluated points is maximised over ``n_candidates`` rows (default 300 d,
     at least 1000): half uniform, half Gaussian perturbations of the best point, all snapped and
-    unvisited. Pending points and the batch's earlier picks are fantasised at a lie (the min,
-    mean or max of the observed means, ``liar``; ``min`` is skopt's ``cl_min``) by exact rank-one
-    updates of the posterior, without refitting. Past ``max_fit`` evaluated points the GP uses
+    unvisited. Pending points and the batch's earlier picks are fantasised at a lie (``liar``:
+    ``min`` is EI's target, the best posterior mean at evaluated points, since the noisy minimum
+    of the observed means lies below it and clusters batches; ``mean`` or ``max`` of the
+    observed means) by exact rank-one updates of the posterior, without refitting. Past ``max_fit`` evaluated points the GP uses
     the 70 % nearest the best point plus a random sample of the rest; of more than
     ``max_fit / 2`` pending points the nearest to the best are fantasised (all stay excluded).
     """
@@ -122,7 +123,8 @@ class GPSearch(Optimizer):
 
     def _propose(self, n: int) -> list[np.ndarray]:
         best = self._X[int(np.argmin(self._y))]
-        lie = float(_LIARS[self.options["liar"]](np.asarray(self._y)))
+        liar = self.options["liar"]
+        lie = None if liar == "min" else float(_LIARS[liar](np.asarray(self._y)))  # None: EI's target
         pending = np.array([r for _, r in self._pending.values()]).reshape(-1, self.dim)
         if len(pending) > int(self.options["max_fit"]) // 2:  # bounded: the nearest to the best
             near = np.argsort(np.linalg.norm(pending - best, axis=1))
@@ -134,7 +136,7 @@ class GPSearch(Optimizer):
         cands = self._fresh(self._candidates(best))
         if len(cands) == 0:
             return []
-        lie_n = (lie - post.mean) / post.scale
+        lie_n = post.lie
         mu, var, V = post.at(cands)  # V = L^-1 k(X, cands): one triangular solve for the batch
         xi = float(self.options["xi"]) / post.scale
         directions: list[np.ndarray] = []  # u_t(c) = cov_{t-1}(c, pick_t) / sqrt(s_t)
@@ -169,9 +171,12 @@ class GPSearch(Optimizer):
 
 
 class _Posterior:
-    """The GP posterior of one ask: fixed kernel, evaluated rows with their noise, pending at a lie."""
+    """The GP posterior of one ask: fixed kernel, evaluated rows with their noise, pending at a lie.
 
-    def __init__(self, opt: GPSearch, rows: np.ndarray, pending: np.ndarray, lie: float):
+    ``lie`` None: the best posterior mean at the evaluated rows (``incumbent``, EI's target).
+    """
+
+    def __init__(self, opt: GPSearch, rows: np.ndarray, pending: np.ndarray, lie: float | None):
         y = np.asarray(opt._y)[rows]
         self.mean, self.scale = float(np.mean(y)), float(np.std(y)) or 1.0
         kernel = opt._hyperparameters()
@@ -181,12 +186,14 @@ class _Posterior:
         self.X = np.vstack([X_eval, pending])
         noise = np.concatenate([opt._noise(rows, self.scale) + white,
                                 np.full(len(pending), self.floor)])
-        target = np.concatenate([(y - self.mean) / self.scale,
-                                 np.full(len(pending), (lie - self.mean) / self.scale)])
+        y_n = (y - self.mean) / self.scale
         K = self.k(self.X)
         self.L = cholesky(K + np.diag(noise), lower=True)
-        self.alpha = cho_solve((self.L, True), target)
-        self.incumbent = float(np.min(K[: len(rows)] @ self.alpha))  # best posterior mean seen
+        n = len(rows)  # the leading block of L factorises the evaluated points alone
+        alpha_eval = cho_solve((self.L[:n, :n], True), y_n)
+        self.incumbent = float(np.min(K[:n, :n] @ alpha_eval))  # best posterior mean, data only
+        self.lie = self.incumbent if lie is None else (lie - self.mean) / self.scale
+        self.alpha = cho_solve((self.L, True), np.concatenate([y_n, np.full(len(pending), self.lie)]))
 
     def at(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Normalised posterior mean, latent variance and L^-1 k(X, U) at unit-cube rows."""

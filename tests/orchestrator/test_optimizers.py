@@ -290,6 +290,30 @@ def test_gp_fantasy_update_matches_refitting_with_the_point_added():
     np.testing.assert_allclose(var1, var2, atol=1e-6)
 
 
+def test_gp_lies_at_the_ei_target_not_at_the_noisy_minimum():
+    """Liar ``min`` fantasises pending points at the best posterior mean (EI's target).
+
+    The noisy minimum of the observed means lies below that target, so fantasies there made
+    the neighbourhood of each pick look like an improvement and batches clustered.
+    """
+    from orchestrator.optimizers.gp import _Posterior
+    space = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(2)})
+    opt = make_optimizer("gp", space, seed=0)
+    rng = np.random.default_rng(3)
+    rows = np.unique(rng.integers(0, 51, size=(80, 2)), axis=0)[:40]
+    points = [{"x0": round(0.02 * a, 2), "x1": round(0.02 * b, 2)} for a, b in rows.tolist()]
+    means = [(p["x0"] - 0.3) ** 2 + (p["x1"] - 0.3) ** 2 + rng.normal(0, 0.05) for p in points]
+    opt.tell(points, means, [0.05] * len(points))
+    pending = np.array([[0.9, 0.1]])
+    post = _Posterior(opt, np.arange(opt.n_evaluated), pending, None)
+    assert post.lie == post.incumbent
+    assert post.lie > (min(means) - post.mean) / post.scale + 0.25  # not the optimistic noisy min
+    mu, _, _ = post.at(pending)
+    assert abs(mu[0] - post.lie) < 0.2  # the fantasy pins the pending point near the lie
+    same = _Posterior(opt, np.arange(opt.n_evaluated), pending, post.mean + post.scale * post.lie)
+    np.testing.assert_allclose(same.at(pending)[0], mu, atol=1e-9)
+
+
 def test_gp_posterior_matches_sklearn_with_per_point_noise():
     """Our factorisation gives sklearn's prediction for the same kernel and per-point alpha."""
     from sklearn.gaussian_process import GaussianProcessRegressor
