@@ -152,11 +152,16 @@ class Snapshot:
         ``min_ok`` successes (default: the experiment's) by mean, then the others by mean."""
         if not self.n:
             return np.zeros(0, int)
-        min_ok = min_ok or effective_min_ok(self.experiment)
-        mean, _ = self.arch_mean_std()
-        idx = np.flatnonzero(self.arch_done() & np.isfinite(mean))
-        short = self.arch_ok()[idx] < min_ok
-        return idx[np.lexsort((idx, mean[idx], short))]
+        return rank(self.arrays["status"], self.arch_mean_std()[0],
+                    min_ok or effective_min_ok(self.experiment))
+
+
+def rank(status: np.ndarray, mean: np.ndarray, min_ok: int) -> np.ndarray:
+    """Finished architectures with a finite mean, best first: those with at least ``min_ok``
+    successful trials by mean, then the others by mean (ties: lower index first)."""
+    idx = np.flatnonzero(np.all(status >= DONE, axis=1) & np.isfinite(mean))
+    short = np.sum(status[idx] == DONE, axis=1) < min_ok
+    return idx[np.lexsort((idx, mean[idx], short))]
 
 
 def mean_std(metric: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

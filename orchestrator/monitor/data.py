@@ -21,6 +21,7 @@ import zarr.api.asynchronous
 from zarr.core.sync import sync
 
 from orchestrator import store as _store
+from orchestrator.failures import effective_min_ok
 from orchestrator.store import DONE, FAILED, ROW_CHUNK, RUNNING, STAGES
 from orchestrator.store import check_store as validate_store
 
@@ -95,6 +96,16 @@ class MonitorData:
     def _mean_std(self) -> tuple[np.ndarray, np.ndarray]:
         """As the store's Snapshot.arch_mean_std: sample std (ddof 1), 0 for a single success."""
         return _store.mean_std(self.arrays["metric"], self.arrays["status"] == DONE)
+
+    def ranked(self) -> np.ndarray:
+        """Finished architectures best first, those short of the experiment's ``min_ok``
+        successful trials after all others (the driver's and the report's rule)."""
+        if not self.n:
+            return np.zeros(0, int)
+        if "ranked" not in self._memo:
+            self._memo["ranked"] = _store.rank(self.arrays["status"], self.arch_mean_std()[0],
+                                               effective_min_ok(self.experiment))
+        return self._memo["ranked"]
 
     def arch_finished_at(self) -> np.ndarray:
         """When each architecture's last trial finished (NaN while any trial is unfinished)."""

@@ -28,10 +28,10 @@ def status_values(data: MonitorData) -> dict:
     counts = data.counts() if data.exists else {}
     values = {"exists": data.exists, "budget": data.budget, **counts}
     mean, std = data.arch_mean_std() if data.n else (np.zeros(0), np.zeros(0))
-    done = data.arch_done() & np.isfinite(mean)
-    values["best_arch"] = int(np.flatnonzero(done)[np.argmin(mean[done])]) if done.any() else None
-    values["best_mean"] = float(mean[values["best_arch"]]) if done.any() else math.nan
-    values["best_std"] = float(std[values["best_arch"]]) if done.any() else math.nan
+    ranked = data.ranked()
+    values["best_arch"] = int(ranked[0]) if len(ranked) else None
+    values["best_mean"] = float(mean[ranked[0]]) if len(ranked) else math.nan
+    values["best_std"] = float(std[ranked[0]]) if len(ranked) else math.nan
     values.update(_timing(data, counts))
     return values
 

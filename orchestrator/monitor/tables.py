@@ -20,11 +20,9 @@ VALUE = "0.[0000]"
 
 
 def top_rows(data: MonitorData, hps: list[HyperParam], k: int = TOP) -> dict[str, np.ndarray]:
-    """The k finished architectures with the lowest mean metric (ties: lower index first)."""
+    """The k best finished architectures (lowest mean; those short of min_ok successes last)."""
     mean, std = data.arch_mean_std() if data.n else (np.zeros(0), np.zeros(0))
-    ok = data.arch_done() & np.isfinite(mean)
-    idx = np.flatnonzero(ok)
-    idx = idx[np.lexsort((idx, mean[idx]))][:k]
+    idx = data.ranked()[:k]
     status = data.array("status")[idx] if data.n else np.zeros((0, 0))
     out = {"rank": np.arange(1, len(idx) + 1, dtype=float), "arch": idx.astype(float),
            "mean": mean[idx], "std": std[idx], "n_ok": (status == DONE).sum(axis=1).astype(float),

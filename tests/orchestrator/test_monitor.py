@@ -14,7 +14,7 @@ from orchestrator.monitor.data import StoreReader, check_store
 from orchestrator.monitor.marginals import Marginals
 from orchestrator.monitor.page import Page
 from orchestrator.monitor.scatter import ArchitectureScatter
-from orchestrator.monitor.status import StatusHeader, format_duration
+from orchestrator.monitor.status import StatusHeader, format_duration, status_values
 from orchestrator.monitor.tables import FailureTable, TopArchitectures
 from orchestrator.monitor.timeline import WorkerTimeline, most_at_once, utilisation
 from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore, StoreError
@@ -87,7 +87,10 @@ def test_status_header_counts_best_and_times(reader):
     v = header.values
     assert (v["archs_done"], v["archs_running"], v["budget"]) == (3, 1, 6)
     assert (v["trials_done"], v["trials_running"], v["trials_failed"], v["trials_pending"]) == (3, 1, 3, 1)
-    assert (v["best_arch"], v["best_mean"], v["best_std"]) == (1, 0.5, 0.0)
+    # architecture 1 has the lowest mean (0.5) from one successful trial: below min_ok (2), so
+    # the best is architecture 0 (2.0 +- sample std of [1, 3]), as the driver and report say
+    assert (v["best_arch"], v["best_mean"]) == (0, 2.0)
+    assert v["best_std"] == pytest.approx(2**0.5)
     assert v["elapsed"] == NOW - 5.0
     assert v["remaining"] == pytest.approx(45.0 / 3 * 3)
     assert "3</b> done" in header.root.text and "3 failed" in header.root.text
@@ -169,13 +172,20 @@ def test_worker_timeline_intervals_failures_and_utilisation(reader):
     assert tl.utilisation[0] == pytest.approx(58 / (40 + 23))
 
 
+def test_with_min_ok_1_the_single_success_ranks_first(store):
+    store.set_experiment({**EXPERIMENT, "min_ok": 1})
+    data = StoreReader(store.path, clock=lambda: NOW).read()
+    assert list(data.ranked()) == [1, 0]
+    assert status_values(data)["best_arch"] == 1
+
+
 def test_top_architectures_and_failures(reader):
     top = TopArchitectures(reader)
     top.update()
     d = _data(top.source)
-    _eq(d["arch"], [1, 0])
-    _eq(d["mean"], [0.5, 2.0])
-    _eq(d["hp_act"], ["tanh", "relu"])
+    _eq(d["arch"], [0, 1])  # architecture 1 (one successful trial) is short of min_ok = 2
+    _eq(d["mean"], [2.0, 0.5])
+    _eq(d["hp_act"], ["relu", "tanh"])
     assert [c.title for c in top.root.columns][-3:] == ["x0", "lr_gen", "act"]
     fail = FailureTable(reader)
     fail.update()
