@@ -20,6 +20,7 @@ import re
 import numpy as np
 
 from orchestrator.analysis.summary import finished
+from orchestrator.failures import effective_min_ok
 from orchestrator.store import Snapshot
 
 __all__ = ["RULES", "RuleError", "non_dominated", "pareto", "select_best"]
@@ -44,8 +45,15 @@ def non_dominated(points: np.ndarray, chunk: int = 512) -> np.ndarray:
 
 
 def objectives(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Finished architectures and their objective columns: mean, std and (if known) n_params."""
+    """Finished architectures and their objective columns: mean, std and (if known) n_params.
+
+    Only architectures with at least ``min_ok`` successful trials take part while any has them:
+    a single surviving trial has std 0 and would look perfectly reliable.
+    """
     idx, mean, std = finished(snap)
+    reliable = snap.arch_ok()[idx] >= effective_min_ok(snap.experiment) if len(idx) else idx > 0
+    if reliable.any():
+        idx, mean, std = idx[reliable], mean[reliable], std[reliable]
     cols, names = [mean, std], ["mean", "std"]
     if len(idx) and "n_params" in snap.arrays and np.all(snap.n_params[idx] >= 0):
         cols.append(snap.n_params[idx].astype(float))

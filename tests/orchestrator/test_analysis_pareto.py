@@ -84,3 +84,17 @@ def test_bad_rules_and_missing_sizes_say_what_to_write(tmp_path):
         select_best(snap, "median")
     make_store(tmp_path / "s.zarr", n=6, n_params=False)
     assert pareto(read_store(tmp_path / "s.zarr"))["objectives"] == ["mean", "std"]
+
+
+def test_a_single_surviving_trial_is_neither_best_nor_on_the_front_while_others_meet_min_ok():
+    status = np.array([[DONE, DONE], [DONE, FAILED]], np.int8)
+    metric = np.array([[1.0, 3.0], [0.5, np.nan]])  # arch 1: lowest mean, std 0 from one trial
+    arrays = {"params": np.zeros((2, 1)), "status": status, "metric": metric,
+              "n_params": np.array([10, 10]), "stage": np.zeros(2, np.int8),
+              "finished": np.ones((2, 2))}
+    exp = {"space": {"x": [0, 1]}, "trials": 2}
+    snap = Snapshot("mem", exp, ["x"], [], {}, 0.0, arrays)
+    assert select_best(snap, "mean")["arch"] == 0
+    assert [r["arch"] for r in pareto(snap)["front"]] == [0]
+    lenient = Snapshot("mem", {**exp, "min_ok": 1}, ["x"], [], {}, 0.0, arrays)
+    assert select_best(lenient, "mean")["arch"] == 1
