@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from orchestrator import cli
 from orchestrator.cli import main
 from orchestrator.console import check_store_path
 from orchestrator.failures import common_errors
 from orchestrator.store import DONE, StoreError, read_store
+from tests.orchestrator.test_cli import small_experiment
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "hartmann.yaml"
@@ -26,13 +26,8 @@ NOISE = re.compile(r"Traceback|WARNING|Warning|warnings\.warn|still alive|Keyboa
 
 
 def experiment(tmp_path, **changes) -> Path:
-    spec = yaml.safe_load(EXAMPLE.read_text())
-    spec.update(budget=4, trials=2, epochs=3, max_pending=2, data={"epoch_seconds": 0.0},
-                optimizer={"name": "rbf", "n_initial": 4})
-    spec.update(changes)
-    path = tmp_path / "exp.yaml"
-    path.write_text(yaml.safe_dump(spec))
-    return path
+    """test_cli's small Hartmann experiment, with a budget of 4."""
+    return small_experiment(tmp_path, **{"budget": 4, **changes})
 
 
 @pytest.fixture
