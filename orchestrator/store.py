@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +29,30 @@ import zarr
 from orchestrator.failures import effective_min_ok
 
 FORMAT_VERSION = 2
-PENDING, RUNNING, DONE, FAILED = 0, 1, 2, 3
-STATUS_NAMES = {PENDING: "pending", RUNNING: "running", DONE: "done", FAILED: "failed"}
+
+
+class TrialState(IntEnum):
+    """A trial's state as stored in ``status``; DONE and above are finished."""
+
+    PENDING = 0
+    RUNNING = 1
+    DONE = 2
+    FAILED = 3
+    PRUNED = 4  # reserved: stopped early by a pruner (kept epochs, not a failure)
+
+    def is_finished(self) -> bool:
+        """True for a trial that will not run again (done, failed or pruned)."""
+        return self >= TrialState.DONE
+
+
+def is_finished(status: np.ndarray) -> np.ndarray:
+    """Element-wise ``TrialState.is_finished`` over a ``status`` array."""
+    return np.asarray(status) >= TrialState.DONE
+
+
+PENDING, RUNNING, DONE, FAILED = (TrialState.PENDING, TrialState.RUNNING, TrialState.DONE,
+                                  TrialState.FAILED)
+STATUS_NAMES = {state: state.name.lower() for state in TrialState}
 STAGES = ("broad", "focus")
 ROW_CHUNK = 128
 NAME_CHUNK = 256
@@ -41,7 +64,7 @@ ARRAY_NAMES = ("params", "stage", "n_params", "metric", "best_epoch", "started",
 V2_ARRAYS = ("diverged_at", "error")  # absent from format-1 stores
 
 __all__ = ["DONE", "FAILED", "PENDING", "RUNNING", "ResultsStore", "Snapshot", "StoreError",
-           "check_store", "read_store"]
+           "TrialState", "check_store", "is_finished", "read_store"]
 
 
 class StoreError(ValueError):
@@ -134,7 +157,7 @@ class Snapshot:
 
     def arch_done(self) -> np.ndarray:
         """Mask of architectures whose trials have all finished (done or failed)."""
-        return np.all(self.arrays["status"] >= DONE, axis=1) if self.n else np.zeros(0, bool)
+        return np.all(is_finished(self.arrays["status"]), axis=1) if self.n else np.zeros(0, bool)
 
     def arch_mean_std(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and sample std (ddof 1) of each architecture's successful trials.
@@ -159,7 +182,7 @@ class Snapshot:
 def rank(status: np.ndarray, mean: np.ndarray, min_ok: int) -> np.ndarray:
     """Finished architectures with a finite mean, best first: those with at least ``min_ok``
     successful trials by mean, then the others by mean (ties: lower index first)."""
-    idx = np.flatnonzero(np.all(status >= DONE, axis=1) & np.isfinite(mean))
+    idx = np.flatnonzero(np.all(is_finished(status), axis=1) & np.isfinite(mean))
     short = np.sum(status[idx] == DONE, axis=1) < min_ok
     return idx[np.lexsort((idx, mean[idx], short))]
 
