@@ -127,7 +127,8 @@ def guard_http_server(http_server: Any, allowed: frozenset[str]) -> HostGuard:
 
 
 def guard_dask_dashboard(scheduler: Any) -> HostGuard | None:
-    """Guard the dashboard of a scheduler running in this process (None: it has no dashboard).
+    """Guard the dashboard of a scheduler running in this process (None: it has no dashboard);
+    a dashboard already guarded keeps its guard.
 
     Allowed: the dashboard's bound address (see ``allowed_hosts``) plus any entries of Dask's
     ``distributed.scheduler.dashboard.bokeh-application.allow_websocket_origin`` other than "*".
@@ -137,6 +138,8 @@ def guard_dask_dashboard(scheduler: Any) -> HostGuard | None:
     http = getattr(scheduler, "http_server", None)
     if http is None or getattr(http, "port", None) is None:
         return None
+    if isinstance(http.request_callback, HostGuard):
+        return http.request_callback
     extra = dask.config.get("distributed.scheduler.dashboard.bokeh-application.allow_websocket_origin",
                             []) or []
     extra = [e for e in ([extra] if isinstance(extra, str) else extra) if e != "*"]
