@@ -249,7 +249,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 CLUSTER_METAVARS = {"memory": "SIZE", "walltime": "HH:MM:SS", "queue": "NAME", "account": "NAME",
                     "interface": "IFACE", "local_directory": "DIR", "log_directory": "DIR",
                     "jobqueue_config": "FILE", "tls_ca_file": "FILE", "tls_cert": "FILE",
-                    "tls_key": "FILE", "dashboard_address": "ADDRESS"}
+                    "tls_key": "FILE", "dashboard_address": "ADDRESS", "address": "HOST"}
 
 
 def _readable_metavars(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,7 @@ from .options import (
     ADDRESS,
     BATCH_KINDS,
     KINDS,
+    LISTEN_KEYS,
     ClusterError,
     _check_key,
     _check_kind,
@@ -33,8 +34,20 @@ def make_cluster(kind: str = "local", **options: Any) -> SpecCluster | str:
         _only_address_options(kind, rest)
         return kind
     if kind == "local":
-        return _local_cluster(security=security, **rest)
-    return _batch_cluster(kind, security=security, **rest)
+        cluster = _local_cluster(security=security, **rest)
+    else:
+        cluster = _batch_cluster(kind, security=security, **rest)
+    _guard_dashboard(cluster)
+    return cluster
+
+
+def _guard_dashboard(cluster: SpecCluster) -> None:
+    """The dashboard of a scheduler running here refuses requests for other Hosts and Origins."""
+    from orchestrator.monitor.guard import guard_dask_dashboard
+
+    scheduler = getattr(cluster, "scheduler", None)
+    if scheduler is not None:
+        guard_dask_dashboard(scheduler)
 
 
 def connect(args: argparse.Namespace | None, experiment_cluster: dict | None) -> Client | None:
@@ -42,6 +55,8 @@ def connect(args: argparse.Namespace | None, experiment_cluster: dict | None) ->
     opts = cluster_options(args, experiment_cluster)
     scheduler = getattr(args, "scheduler", None)
     kind = scheduler or opts.pop("kind", None)
+    if kind is None and set(opts) & set(LISTEN_KEYS) and set(opts) <= {"workers", *LISTEN_KEYS}:
+        kind = "local"  # --address / --dashboard-address alone: the embedded local cluster
     if kind is None:
         asked = sorted(set(opts) - {"workers"})
         if asked:

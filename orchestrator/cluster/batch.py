@@ -1,16 +1,25 @@
 """Batch clusters: resolve a request into a Plan, build the dask-jobqueue cluster from the
 ``BACKENDS`` row plus what every system shares, and scale it adaptively between min and max jobs.
-Workers retire, staggered, before the walltime."""
+Workers retire, staggered, before the walltime.
+
+The scheduler runs here and must be reachable from the compute nodes: it listens on ``address``
+or on ``interface`` (which the workers use too) or, given neither, on every interface as
+dask-jobqueue does; the dashboard listens on 127.0.0.1:8787 unless ``dashboard_address`` says
+otherwise. Without TLS anyone who reaches the scheduler can run code as you: see
+docs/architecture.md, Network and security."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import dask
 from distributed import Security
 
 from .backends import BACKENDS, EXAMPLES, Plan, _hms, _seconds
-from .options import GPU_ENV, ClusterError, _load_jobqueue_config
+from .options import DASHBOARD, GPU_ENV, ClusterError, _load_jobqueue_config, listen_host
+
+log = logging.getLogger("ganhpo")
 
 
 def _batch_cluster(kind: str, *, security: Security | None = None, **options: Any):
@@ -22,6 +31,7 @@ def _batch_cluster(kind: str, *, security: Security | None = None, **options: An
     plan = _plan(kind, options, source)
     kwargs = _job_kwargs(plan) | BACKENDS[kind].request(plan) | _passthrough(plan)
     cls = getattr(dask_jobqueue, BACKENDS[kind].cluster)
+    _warn_if_open(kind, kwargs, security)
     cluster = cls(security=security, **kwargs)
     # target_duration 10 ms: adapt asks for a worker per queued trial (up to max_jobs) instead of
     # one per 5 s of estimated work, which for trials of unknown duration is 10 trials per worker
@@ -79,7 +89,22 @@ def _passthrough(p: Plan) -> dict:
     scheduler = {**p.config("scheduler-options", {}), **out.pop("scheduler_options", {})}
     if "dashboard_address" in out:
         scheduler["dashboard_address"] = out.pop("dashboard_address")
-    return {**out, "scheduler_options": scheduler} if scheduler else out
+    scheduler.setdefault("dashboard_address", DASHBOARD)
+    host = listen_host(out.pop("address", None), out.get("interface") or scheduler.get("interface"),
+                       None)
+    if host is not None:
+        scheduler["host"] = host
+    return {**out, "scheduler_options": scheduler}
+
+
+def _warn_if_open(kind: str, kwargs: dict, security: Security | None) -> None:
+    """Say so when the scheduler will listen on every interface without TLS."""
+    scheduler = kwargs.get("scheduler_options", {})
+    if security is None and not any(scheduler.get(k) for k in ("host", "interface")) \
+            and not kwargs.get("interface"):
+        log.warning("%s: the scheduler listens on every interface without TLS (anyone who reaches "
+                    "this machine can run code as you); pass --interface IFACE or --address HOST "
+                    "that the workers reach, and --tls-ca-file/--tls-cert/--tls-key", kind)
 
 
 def _job_range(options: dict) -> tuple[int, int]:

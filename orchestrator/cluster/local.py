@@ -13,7 +13,7 @@ from typing import Any
 from distributed import LocalCluster, Nanny, Scheduler, Security, SpecCluster
 from distributed.system import MEMORY_LIMIT
 
-from .options import GPU_ENV, ClusterError
+from .options import DASHBOARD, GPU_ENV, LOOPBACK, ClusterError, listen_host
 
 log = logging.getLogger("ganhpo")
 
@@ -53,9 +53,15 @@ def _local_gpus(gpus: int | None, workers: int | None) -> list[str] | None:
 
 
 def _local_cluster(*, workers: int | None = None, gpus_per_job: int | None = None,
-                   dashboard_address: str = ":8787", security: Security | None = None,
-                   **options: Any) -> SpecCluster:
-    """One single-threaded worker process per GPU, or per trial slot on CPU."""
+                   address: str | None = None, dashboard_address: str | None = None,
+                   security: Security | None = None, **options: Any) -> SpecCluster:
+    """One single-threaded worker process per GPU, or per trial slot on CPU.
+
+    Scheduler, workers and dashboard listen on 127.0.0.1 unless ``address`` / ``interface`` /
+    ``dashboard_address`` say otherwise.
+    """
+    options["host"] = listen_host(address, options.get("interface"), LOOPBACK)
+    dashboard_address = DASHBOARD if dashboard_address is None else dashboard_address
     devices = _local_gpus(gpus_per_job, workers)
     n = len(devices) if devices else (workers or max(1, min(os.cpu_count() or 1, 4)))
     threads = str(max(1, (os.cpu_count() or 1) // n))
@@ -64,13 +70,14 @@ def _local_cluster(*, workers: int | None = None, gpus_per_job: int | None = Non
         return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=env,
                             dashboard_address=dashboard_address, security=security, **options)
     protocol = "tls://" if security else "tcp://"
+    listen = {k: options.pop(k) for k in ("host", "interface") if k in options}
     scheduler = {"cls": Scheduler, "options": {"dashboard_address": dashboard_address,
-                                               "protocol": protocol, "security": security}}
+                                               "protocol": protocol, "security": security, **listen}}
     workers_spec = {
         f"gpu-{dev}": {"cls": Nanny, "options": {
             "nthreads": 1, "resources": {"GPU": 1}, "memory_limit": MEMORY_LIMIT // n,
             "env": {**env, "CUDA_VISIBLE_DEVICES": dev}, "security": security,
-            "protocol": protocol, **options}}
+            "protocol": protocol, **listen, **options}}
         for dev in devices}
     return SpecCluster(workers=workers_spec, scheduler=scheduler, security=security, name="ganhpo-gpu")
 

@@ -25,7 +25,6 @@ class ClusterError(ValueError):
     """A cluster request that cannot be met; the message says what to change."""
 
 
-
 # Options: one table for the command line, the experiment's cluster section and validation.
 
 @dataclass(frozen=True)
@@ -54,8 +53,15 @@ OPTIONS = (
     Option("tls_ca_file", str, "TLS: CA certificate (with --tls-cert, --tls-key)"),
     Option("tls_cert", str, "TLS: certificate for scheduler, workers and client"),
     Option("tls_key", str, "TLS: private key of --tls-cert"),
-    Option("dashboard_address", str, "Dask dashboard address, e.g. :8787"),
+    Option("address", str, "address the scheduler (and local workers) listen on (local default "
+                           "127.0.0.1; 0.0.0.0: every interface; batch: one the workers reach)"),
+    Option("dashboard_address", str, "Dask dashboard address (default 127.0.0.1:8787; :8787: every "
+                                     "interface)"),
 )
+# Options that only say where a local cluster listens: given without a kind, they mean local.
+LISTEN_KEYS = ("address", "dashboard_address")
+LOOPBACK = "127.0.0.1"
+DASHBOARD = f"{LOOPBACK}:8787"
 # Keys only the experiment's cluster section (or make_cluster) takes: lists and rarer knobs.
 YAML_ONLY = ("kind", "workers", "job_script_prologue", "job_extra_directives", "worker_extra_args",
              "python", "disk", "shared_temp_directory", "death_timeout", "scheduler_options",
@@ -119,6 +125,17 @@ def make_security(options: dict) -> Security | None:
                     tls_scheduler_cert=cert, tls_scheduler_key=key, tls_worker_cert=cert,
                     tls_worker_key=key, require_encryption=True)
 
+
+def listen_host(address: str | None, interface: str | None, default: str | None) -> str | None:
+    """The host a scheduler binds: ``address``, else none when an ``interface`` names it, else
+    ``default`` (loopback for local clusters); both given is an error."""
+    if address and interface:
+        raise ClusterError(f"address {address!r} and interface {interface!r} both say where the "
+                           "scheduler listens; give one of them")
+    if address is not None and not str(address).strip():
+        raise ClusterError("address '' is empty; give a host such as 127.0.0.1 (this machine only) "
+                           "or 0.0.0.0 (every interface)")
+    return address or (None if interface else default)
 
 
 def _load_jobqueue_config(kind: str, path: str | None) -> str:

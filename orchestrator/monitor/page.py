@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from collections.abc import Callable
 
@@ -99,7 +100,7 @@ class Page:
         if not self._failing:
             log.warning("monitor refresh failed: %s", err, exc_info=True)
         self._failing = True
-        self.problem.text = f"refresh failed, retrying: {type(err).__name__}: {err}"
+        self.problem.text = html.escape(f"refresh failed, retrying: {type(err).__name__}: {err}")
 
 
 def monitor_page(doc: Document, reader: StoreReader, refresh_ms: int = REFRESH_MS) -> Page:

@@ -1,4 +1,5 @@
-"""Serving the monitor: a standalone Bokeh server bound to one address, origins kept narrow."""
+"""Serving the monitor: a standalone Bokeh server bound to one address (default 127.0.0.1) that
+refuses any request whose Host or Origin is not one of its addresses (``guard.HostGuard``)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ from pathlib import Path
 
 from bokeh.application import Application
 from bokeh.application.handlers.function import FunctionHandler
-from bokeh.server.server import Server
+from bokeh.server.server import BaseServer
+from bokeh.server.tornado import BokehTornado
+from bokeh.server.util import bind_sockets, create_hosts_allowlist
+from tornado.httpserver import HTTPServer
+from tornado.ioloop import IOLoop
 
 from orchestrator.monitor.data import StoreReader, check_store
+from orchestrator.monitor.guard import HostGuard, allowed_hosts
 from orchestrator.monitor.page import REFRESH_MS, document_factory
 
 __all__ = ["build_server", "serve", "websocket_origins"]
@@ -42,23 +48,23 @@ def websocket_origins(address: str, port: int, extra: list[str] | None = None) -
     return [f"{h}:{port}" for h in hosts] + list(extra or [])
 
 
-def _free_port(address: str) -> int:
-    family = socket.AF_INET6 if ":" in address else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.bind((address if address not in _WILDCARD else "", 0))
-        return int(sock.getsockname()[1])
-
-
 def build_server(store_path: str | Path, *, port: int = 5006, address: str = "127.0.0.1",
                  allow_websocket_origin: list[str] | None = None,
-                 refresh_ms: int = REFRESH_MS) -> Server:
-    """A started-but-not-running Bokeh server for the store; validates the store first."""
+                 refresh_ms: int = REFRESH_MS) -> BaseServer:
+    """A started-but-not-running Bokeh server for the store (port 0: any free); validates the store.
+
+    Requests are answered only when their Host and Origin name the bound address (for loopback:
+    127.0.0.1, localhost or [::1]) or an ``allow_websocket_origin`` entry.
+    """
     check_store(store_path)  # raises StoreError for a path that is not (and will not be) a store
-    port = port or _free_port(address)
+    sockets, port = bind_sockets(address or None, port)
     reader = StoreReader(store_path, min_interval=SHARED_READ_SECONDS)
     app = Application(FunctionHandler(document_factory(reader, refresh_ms)))
-    server = Server({"/": app}, port=port, address=address,
-                    allow_websocket_origin=websocket_origins(address, port, allow_websocket_origin))
+    origins = websocket_origins(address, port, allow_websocket_origin)
+    tornado_app = BokehTornado({"/": app}, extra_websocket_origins=create_hosts_allowlist(origins, port))
+    http = HTTPServer(HostGuard(tornado_app, allowed_hosts(address, port, allow_websocket_origin or ())))
+    http.add_sockets(sockets)
+    server = BaseServer(IOLoop.current(), tornado_app, http)
     server.start()
     return server
 

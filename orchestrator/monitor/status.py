@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -73,8 +74,8 @@ class StatusHeader(Component):
 
     @staticmethod
     def _html(data: MonitorData, v: dict) -> str:
-        name = data.experiment.get("name", "")
-        head = f"<b>ganhpo monitor</b> &middot; {name} &middot; <code>{data.path}</code>"
+        name = html.escape(str(data.experiment.get("name", "")))
+        head = f"<b>ganhpo monitor</b> &middot; {name} &middot; <code>{html.escape(str(data.path))}</code>"
         if not v["exists"]:
             return f"{head}<br>waiting for the store to appear (the run is starting)..."
         best = (f"best <b>{v['best_mean']:.5g}</b> &plusmn; {v['best_std']:.2g} (architecture "

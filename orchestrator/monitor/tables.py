@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from bokeh.models import ColumnDataSource, DataTable, NumberFormatter, TableColumn
 
@@ -66,7 +68,8 @@ class TopArchitectures(Component):
                 TableColumn(field="n_ok", title="ok", width=25),
                 TableColumn(field="n_failed", title="failed", width=40),
                 TableColumn(field="stage", title="stage", width=45)]
-        return cols + [TableColumn(field=hp.column, title=hp.name, width=60,
+        # column titles are HTML in the table's header (cells are text): escape parameter names
+        return cols + [TableColumn(field=hp.column, title=html.escape(hp.name), width=60,
                                    **({} if hp.labels else {"formatter": NumberFormatter(format=VALUE)}))
                        for hp in self.hps]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import dask
 import dask_jobqueue  # noqa: F401 - registers its config defaults before the config is saved
+import psutil
 import pytest
 from distributed import Client, Nanny, Scheduler, Security, SpecCluster
 
@@ -206,6 +207,22 @@ def test_command_line_wins_over_the_experiment():
     assert not wants_gpu_resources(parse(["--cluster", "slurm", "--gpus-per-job", "0"]), {})
 
 
+def test_batch_scheduler_listens_where_asked_and_its_dashboard_on_loopback(caplog):
+    job = {k: v for k, v in JOB.items() if k != "dashboard_address"}
+    cluster = make_cluster("slurm", **job, address="127.0.0.1")
+    try:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert cluster.scheduler.http_server.address == "127.0.0.1"
+    finally:
+        cluster.close()
+    assert "listens on every interface" not in caplog.text
+    cluster = make_cluster("slurm", **JOB)  # neither address nor interface nor TLS: said so
+    cluster.close()
+    assert "the scheduler listens on every interface without TLS" in caplog.text
+    with pytest.raises(ClusterError, match="give one of them"):
+        make_cluster("slurm", **JOB, address="127.0.0.1", interface="lo")
+
+
 def test_no_cluster_asked_means_none_and_options_need_a_kind():
     assert connect(parse([]), {}) is None
     assert connect(parse(["--workers", "3"]), {}) is None
@@ -228,10 +245,19 @@ def worker_view(client: Client) -> list[tuple[str, dict, int]]:
     return sorted((env[a], w["resources"], w["nthreads"]) for a, w in info.items())
 
 
+def listen_hosts() -> set[str]:
+    """The addresses this process and its children listen on."""
+    me = psutil.Process()
+    pids = {me.pid} | {p.pid for p in me.children(recursive=True)}
+    return {c.laddr.ip for c in psutil.net_connections("inet")
+            if c.status == psutil.CONN_LISTEN and c.pid in pids}
+
+
 def test_local_cpu_workers_share_the_cores(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    with make_cluster("local", workers=2, dashboard_address=":0") as cluster, Client(cluster) as client:
+    with make_cluster("local", workers=2) as cluster, Client(cluster) as client:
         client.wait_for_workers(2, timeout=60)
+        assert listen_hosts() == {"127.0.0.1"}  # scheduler, dashboard, nannies, workers
         view = worker_view(client)
         threads = client.run(lambda: os.environ["TF_NUM_INTRAOP_THREADS"])
     assert view == [("", {}, 1), ("", {}, 1)]
@@ -284,10 +310,12 @@ def test_local_gpus_one_pinned_worker_each_and_a_search_runs_on_them(monkeypatch
     space = {f"x{i}": {"lower": 0, "upper": 50, "scale": 0.02} for i in range(6)}
     exp = Experiment.from_dict({"space": space, "trial": "orchestrator.objectives:noisy_hartmann",
                                 "trials": 2, "budget": 3, "epochs": 2, "optimizer": "lhs"})
-    cluster = make_cluster("local", dashboard_address=":0")
+    cluster = make_cluster("local")
     with cluster, Client(cluster) as client:
         assert isinstance(cluster, SpecCluster)
         client.wait_for_workers(2, timeout=60)
+        assert listen_hosts() == {"127.0.0.1"}  # scheduler, dashboard, nannies, workers
+        assert cluster.scheduler.http_server.address == "127.0.0.1"
         assert worker_view(client) == [("0", {"GPU": 1}, 1), ("1", {"GPU": 1}, 1)]
         growth = client.run(lambda: os.environ["TF_FORCE_GPU_ALLOW_GROWTH"])
         assert set(growth.values()) == {"true"}
