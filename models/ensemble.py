@@ -1,6 +1,6 @@
 """One ensemble member: retrain an architecture with a new seed, keep its best epoch, generate.
 
-Called on a worker by the orchestrator (``orchestrator/ensemble.py``) by import path::
+Called on a worker by the orchestrator (``orchestrator/analysis/ensemble.py``) by import path::
 
     train_member(params, *, model, data, epochs, seed, out_dir) -> {
         "generated": (N, C) array, "truth": (N, C) array (physical units, validation events),

@@ -30,3 +30,21 @@ def test_models_never_import_the_orchestrator():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": ""})
     assert out.stdout.strip() == "", f"models imported {out.stdout.strip()}"
+
+
+
+PARSER = """
+import sys
+from orchestrator.cli import build_parser
+parser = build_parser()
+for argv in (["run", "x.yaml", "--cluster", "slurm"], ["data", "make", "dimuon", "-o", "x"]):
+    parser.parse_known_args(argv)
+print(",".join(sorted(m for m in sys.modules if m.split(".")[0] in {forbidden})))
+"""
+
+
+def test_the_cli_parser_imports_no_dask_keras_or_models():
+    """Building and using the parser stays light: models and Dask load when a command runs."""
+    code = PARSER.format(forbidden=("dask", "distributed", "keras", "tensorflow", "jax", "models"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"build_parser imported {out.stdout.strip()}"

@@ -2,7 +2,8 @@
 
 ``make_dataset(family, path, events, seed)`` writes a synthetic dataset in the family's real
 file format; ``GENERATORS`` maps each family name to its ``write_dataset`` by import path
-(``write_dataset(path, events, seed, progress=True, **options) -> Path``).
+(``write_dataset(path, events, seed, progress=True, **options) -> Path``). ``models.data.make``
+is the ``ganhpo data make`` command (its options and its ``main(argv)``).
 """
 
 from __future__ import annotations

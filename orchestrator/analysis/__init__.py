@@ -1,4 +1,5 @@
-"""Reading a finished (or running) search: summaries, figures, sensitivity, Pareto front, focus."""
+"""Reading a finished (or running) search: summaries, figures, sensitivity, Pareto front, focus;
+and what builds on searches: method comparison (``compare``) and ensembles (``ensemble``)."""
 
 import importlib
 

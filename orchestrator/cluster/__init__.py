@@ -12,12 +12,23 @@ Modules: ``options`` (kinds, the option table, merging, checks, TLS, jobqueue.ya
 ``local`` (local clusters and the ``dask_setup`` nanny preload), ``backends`` (one row per batch
 system), ``batch`` (dask-jobqueue clusters, walltime and worker lifetime), ``api`` (entry points).
 Batch jobs run ``--preload-nanny orchestrator.cluster``: Dask then calls ``dask_setup`` on this
-package, so it stays exported here.
+package, so it stays exported here. ``api`` and ``local`` (which import Dask) load on first use:
+the command line's parser takes its options from ``options`` without importing Dask.
 """
 
-from .api import connect, disconnect, make_cluster, wants_gpu_resources
-from .local import dask_setup, visible_gpus
+import importlib
+
 from .options import ClusterError, add_cluster_arguments, cluster_options, make_security
+
+_LAZY = {"connect": "api", "disconnect": "api", "make_cluster": "api", "wants_gpu_resources": "api",
+         "dask_setup": "local", "visible_gpus": "local"}
 
 __all__ = ["ClusterError", "add_cluster_arguments", "cluster_options", "connect", "dask_setup",
            "disconnect", "make_cluster", "make_security", "visible_gpus", "wants_gpu_resources"]
+
+
+def __getattr__(name: str):
+    """The Dask-side entry points, imported when first asked for (Dask's preload uses getattr)."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -9,11 +9,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dask
 import yaml
-from distributed import Security
+
+if TYPE_CHECKING:  # dask and distributed are imported where used: the CLI's parser stays light
+    from distributed import Security
 
 BATCH_KINDS = ("slurm", "pbs", "htcondor", "lsf")
 KINDS = ("local", *BATCH_KINDS)
@@ -69,14 +70,26 @@ YAML_ONLY = ("kind", "workers", "job_script_prologue", "job_extra_directives", "
 KNOWN = tuple(o.key for o in OPTIONS) + YAML_ONLY
 
 
+# Readable placeholders in --help (the rest: N for integers, VALUE otherwise).
+METAVARS = {"memory": "SIZE", "walltime": "HH:MM:SS", "queue": "NAME", "account": "NAME",
+            "interface": "IFACE", "local_directory": "DIR", "log_directory": "DIR",
+            "jobqueue_config": "FILE", "tls_ca_file": "FILE", "tls_cert": "FILE",
+            "tls_key": "FILE", "dashboard_address": "ADDRESS"}
+
+
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --cluster KIND and one --option per cluster option (all default to 'not given')."""
+    """Add --workers, --scheduler, --cluster KIND and one --option per cluster option (all
+    default to 'not given'): the one set of cluster options every command shares."""
+    parser.add_argument("--workers", type=int, metavar="N",
+                        help="local worker processes (embedded cluster only; default: up to 4)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
     group = parser.add_argument_group("cluster (command line wins over the experiment's cluster:)")
     group.add_argument("--cluster", metavar="KIND", dest="cluster_kind",
                        help=f"{', '.join(KINDS)}, or a scheduler address tcp://host:8786")
     for opt in OPTIONS:
         group.add_argument("--" + opt.key.replace("_", "-"), dest="cluster_" + opt.key,
-                           type=opt.type, help=opt.help)
+                           type=opt.type, help=opt.help,
+                           metavar=METAVARS.get(opt.key, "N" if opt.type is int else "VALUE"))
 
 
 def cluster_options(args: argparse.Namespace | None, experiment_cluster: dict | None) -> dict:
@@ -110,6 +123,8 @@ def _check_kind(kind: str) -> None:
 
 def make_security(options: dict) -> Security | None:
     """A distributed Security requiring TLS everywhere, from tls_ca_file/tls_cert/tls_key."""
+    from distributed import Security
+
     files = {k: options.get(k) for k in ("tls_ca_file", "tls_cert", "tls_key")}
     if not any(files.values()):
         return None
@@ -153,6 +168,8 @@ def _load_jobqueue_config(kind: str, path: str | None) -> str:
         have = ", ".join(sorted(sections)) or "none"
         raise ClusterError(f"{path}: no section jobqueue.{kind} (it has: {have}); add one, "
                            f"e.g. copy it from deploy/jobqueue.yaml")
+    import dask
+
     # Not expanding $VARS here: the job's shell expands them on the compute node.
     dask.config.update(dask.config.config, loaded, priority="new")
     return path

@@ -39,7 +39,7 @@ def initial_design(space: SearchSpace, n: int, rng: np.random.Generator | int | 
 
     Every optimiser draws its design first from ``default_rng(seed)``, so the same seed, space
     and ``n_initial`` give every method (random included) the same initial design: the method
-    comparison (orchestrator/compare.py) relies on it.
+    comparison (orchestrator/analysis/compare.py) relies on it.
     """
     if n <= 0:
         return np.empty((0, space.dim))

@@ -192,8 +192,6 @@ def test_tls_needs_all_three_files():
 
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scheduler")
-    parser.add_argument("--workers", type=int)
     add_cluster_arguments(parser)
     return parser.parse_args(argv)
 

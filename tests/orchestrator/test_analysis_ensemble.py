@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from orchestrator.ensemble import ensemble_histograms, member_seeds, run_ensemble
+from orchestrator.analysis.ensemble import ensemble_histograms, member_seeds, run_ensemble
 from orchestrator.experiment import Experiment
 from orchestrator.store import DONE, ResultsStore
 

@@ -1,6 +1,8 @@
 """The `ganhpo` command: a real run on the embedded cluster, resume, and one-line errors."""
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ from orchestrator.cli import main
 from orchestrator.experiment import Experiment, ExperimentError, load_experiment
 from orchestrator.store import DONE, read_store
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hartmann.yaml"
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "hartmann.yaml"
 
 
 def small_experiment(tmp_path, **changes) -> Path:
@@ -112,3 +114,24 @@ def test_a_path_that_is_not_a_store(tmp_path, capsys):
 def test_experiment_from_dict_names_the_source():
     with pytest.raises(ExperimentError, match=r"^lab.yaml: field 'fixed': \['x'\] are also in 'space'"):
         Experiment.from_dict({"space": {"x": [1, 2]}, "fixed": {"x": 1}}, source="lab.yaml")
+
+
+def test_data_make_takes_its_options_from_the_models_and_help_lists_it(tmp_path, capsys):
+    for argv, listed in ((["--help"], "data"), (["data", "--help"], "make")):
+        with pytest.raises(SystemExit) as stop:
+            main(argv)
+        assert stop.value.code == 0 and f"    {listed} " in capsys.readouterr().out
+    out = tmp_path / "h.npz"  # options before the family reach models.data.make unparsed
+    assert main(["data", "make", "--events", "30", "--quiet", "hadronization", "-o", str(out)]) == 0
+    assert capsys.readouterr().out == f"ganhpo: wrote 30 hadronization events to {out}\n"
+    assert out.is_file()
+    with pytest.raises(SystemExit) as stop:
+        main(["report", "s.zarr", "--nope"])
+    assert stop.value.code == 2 and "unrecognized arguments: --nope" in capsys.readouterr().err
+
+
+def test_python_dash_m_orchestrator_cli_is_the_ganhpo_command():
+    out = subprocess.run([sys.executable, "-m", "orchestrator.cli", "data", "make", "--help"],
+                         capture_output=True, text=True, cwd=EXAMPLE.parents[1])
+    assert out.returncode == 0 and "usage: ganhpo data make" in out.stdout, out.stderr
+    assert "--events N" in out.stdout and "(default: 100000)" in out.stdout

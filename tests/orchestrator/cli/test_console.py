@@ -13,14 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from orchestrator import cli
 from orchestrator.cli import main
-from orchestrator.console import check_store_path
+from orchestrator.cli import run as run_command
+from orchestrator.cli.console import check_store_path
 from orchestrator.failures import common_errors
 from orchestrator.store import DONE, StoreError, read_store
-from tests.orchestrator.test_cli import small_experiment
+from tests.orchestrator.cli.test_cli import small_experiment
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EXAMPLE = REPO / "examples" / "hartmann.yaml"
 NOISE = re.compile(r"Traceback|WARNING|Warning|warnings\.warn|still alive|KeyboardInterrupt")
 
@@ -34,7 +34,7 @@ def experiment(tmp_path, **changes) -> Path:
 def no_cluster(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a cluster was started")
-    monkeypatch.setattr(cli, "_start_cluster", refuse)
+    monkeypatch.setattr(run_command, "_start_cluster", refuse)
 
 
 @pytest.mark.parametrize("trial, expected", [

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import yaml
 
+from orchestrator.analysis.compare import method_experiment, summary_table
 from orchestrator.cli import main
-from orchestrator.compare import method_experiment, summary_table
 from orchestrator.experiment import load_experiment
 from orchestrator.optimizers import make_optimizer
 from orchestrator.optimizers.base import initial_design

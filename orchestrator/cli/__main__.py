@@ -1,0 +1,7 @@
+"""``python -m orchestrator.cli ARGS``: the same as ``ganhpo ARGS``."""
+
+import sys
+
+from orchestrator.cli import main
+
+sys.exit(main())

@@ -1,0 +1,150 @@
+"""``ganhpo run EXPERIMENT``: run or resume a search, with checks first and a summary at the end."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from orchestrator.cli.common import add_command
+from orchestrator.cluster.options import add_cluster_arguments
+
+
+def add_parser(sub) -> None:
+    """Add the ``run`` subcommand."""
+    run = add_command(sub, "run", "run or resume a search")
+    run.add_argument("experiment", help="experiment YAML file")
+    run.add_argument("--store", metavar="PATH",
+                     help="results store (Zarr); an existing one is resumed (default: the "
+                          "experiment's store:, else runs/NAME.zarr)")
+    run.add_argument("--budget", type=int, metavar="N", help="override the experiment's budget")
+    run.add_argument("--monitor", action="store_true", help="also serve the monitor page")
+    run.add_argument("--monitor-port", type=int, default=5006, metavar="PORT",
+                     help="port of the page --monitor serves")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--verbose", action="store_true",
+                     help="Dask's own log messages on the console (default: in STORE's .log file)")
+    add_cluster_arguments(run)
+    run.set_defaults(func=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """Check, start the cluster, search, print the summary; 1 if no architecture succeeded."""
+    from orchestrator.cli.console import Interrupted, quiet_dask, run_summary, stop_on_signals
+    from orchestrator.cluster import disconnect, wants_gpu_resources
+    from orchestrator.driver import SearchFailed, run
+    from orchestrator.monitor import add_to_dask_dashboard
+
+    exp, store = _preflight(args)
+    if exp.resources is None and wants_gpu_resources(args, exp.cluster):
+        exp.resources = {"GPU": 1}  # adaptive clusters start with no worker to ask
+    log_file = None if args.verbose else Path(store).absolute().with_suffix(".log")
+    quiet_dask(log_file)
+    route = add_to_dask_dashboard(store)  # served by schedulers started in this process
+    resume = f"ganhpo run {args.experiment} --store {store}"
+    with stop_on_signals():
+        try:
+            client = _start_cluster(args, exp)
+            try:
+                _announce(args, exp, store, client, route)
+                monitor = _start_monitor(store, args.monitor_port) if args.monitor else None
+                bar, progress = _progress_bar(exp.budget, args.quiet)
+                try:
+                    result = run(exp, client, store=store, workers=args.workers, progress=progress)
+                finally:
+                    bar.close()
+                    if monitor:
+                        monitor.terminate()
+            finally:
+                disconnect(client)
+        except Interrupted as sig:
+            print(f"ganhpo: interrupted ({sig}); the store {store} is consistent; resume with: "
+                  f"{resume}", file=sys.stderr)
+            return sig.exit_code
+        except SearchFailed as err:
+            from orchestrator.cli.console import failure_lines
+
+            print(f"ganhpo: search stopped: {err}", file=sys.stderr)
+            print("\n".join(failure_lines(store)), file=sys.stderr)
+            return 1
+    print(result.summary())
+    lines, ok = run_summary(store, args.experiment)
+    if log_file is not None and log_file.exists():
+        lines.append(f"Dask's log messages: {log_file} (--verbose: on the console)")
+    print("\n".join(lines), file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+def _preflight(args: argparse.Namespace):
+    """Everything checked before any cluster starts: the file, the budget, the trial, the store."""
+    from orchestrator.cli.console import check_store_path
+    from orchestrator.driver import validate
+    from orchestrator.experiment import ExperimentError, load_experiment
+
+    exp = load_experiment(args.experiment)
+    if args.budget is not None:
+        if args.budget < 1:
+            raise ExperimentError(f"option --budget: must be a positive integer, got {args.budget}; "
+                                  "e.g. --budget 20")
+        exp.budget = args.budget
+    store = args.store or exp.store or f"runs/{exp.name}.zarr"
+    exp.check_trial()
+    check_store_path(store)
+    validate(exp, store)
+    n_initial = exp.optimizer.get("n_initial")
+    if isinstance(n_initial, int) and exp.budget < n_initial:
+        print(f"ganhpo: warning: budget {exp.budget} is below the optimizer's n_initial "
+              f"{n_initial}: the search ends inside its initial design (no surrogate steps); "
+              f"raise --budget or lower n_initial", file=sys.stderr)
+    return exp, store
+
+
+def _start_cluster(args: argparse.Namespace, exp):
+    """The client of the requested cluster; workers start with SIGINT ignored."""
+    from distributed import Client
+
+    from orchestrator.cli.console import workers_ignore_sigint
+    from orchestrator.cluster import connect, make_cluster
+
+    with workers_ignore_sigint():
+        return connect(args, exp.cluster) or Client(make_cluster("local", workers=args.workers))
+
+
+def _announce(args, exp, store, client, route) -> None:
+    print(f"ganhpo: {exp.name}: {exp.budget} architectures x {exp.trials} trials, "
+          f"optimizer {exp.optimizer['name']}, store {store}")
+    print(f"ganhpo: watch it with: ganhpo monitor {store} --port {args.monitor_port}")
+    print(f"ganhpo: Dask dashboard: {client.dashboard_link}"
+          + ("" if args.scheduler else f" (search page: {client.dashboard_link.rsplit('/', 1)[0]}{route})"))
+
+
+def _progress_bar(budget: int, quiet: bool):
+    """A tqdm bar: architectures done / budget, best mean so far."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=budget, desc="architectures", unit="arch", disable=quiet, dynamic_ncols=True)
+
+    def update(done: int, total: int, best: float | None) -> None:
+        bar.total = total
+        bar.n = done
+        if best is not None:
+            bar.set_postfix_str(f"best {best:.5g}")
+        bar.refresh()
+
+    return bar, update
+
+
+def _start_monitor(store: str, port: int) -> subprocess.Popen | None:
+    """Serve the monitor from a child process; say so at once if it cannot start."""
+    cmd = [sys.executable, "-m", "orchestrator.cli", "monitor", store, "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)  # the terminal's Ctrl-C is the driver's to handle
+    try:
+        _, err = proc.communicate(timeout=2.0)
+    except subprocess.TimeoutExpired:
+        print(f"ganhpo: monitor at http://127.0.0.1:{port}/")
+        return proc
+    print(f"ganhpo: the monitor did not start: {err.strip().splitlines()[-1] if err else proc.returncode}",
+          file=sys.stderr)
+    return None
