@@ -74,7 +74,7 @@ KNOWN = tuple(o.key for o in OPTIONS) + YAML_ONLY
 METAVARS = {"memory": "SIZE", "walltime": "HH:MM:SS", "queue": "NAME", "account": "NAME",
             "interface": "IFACE", "local_directory": "DIR", "log_directory": "DIR",
             "jobqueue_config": "FILE", "tls_ca_file": "FILE", "tls_cert": "FILE",
-            "tls_key": "FILE", "dashboard_address": "ADDRESS"}
+            "tls_key": "FILE", "dashboard_address": "ADDRESS", "address": "HOST"}
 
 
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:

@@ -141,7 +141,6 @@ def test_local_cluster_and_dashboard_bind_loopback_and_refuse_forged_headers(tmp
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
     parser = argparse.ArgumentParser()
-    parser.add_argument("--workers", type=int)
     add_cluster_arguments(parser)
     route = add_to_dask_dashboard(hostile_store(tmp_path / "s.zarr"))
     # --address alone means the embedded local cluster; the dashboard keeps its default
