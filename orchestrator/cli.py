@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -155,13 +156,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     page = write_report(args.store, args.output, best_rule=args.best, threshold=args.threshold,
                         colour_by=args.colour_by, top=args.top)
-    print(report(args.store, top=args.top))
+    summary = json.loads((page.parent / "summary.json").read_text())  # its indices, not again
+    print(report(args.store, top=args.top, importance=summary["importance"]))
     print(f"ganhpo: report written to {page} (figures as PNG and PDF, summary.json beside it)")
     return 0
 
 
 def cmd_focus(args: argparse.Namespace) -> int:
-    from orchestrator.analysis.focus import describe, focus_experiment
+    from orchestrator.analysis.focus import describe, focus_experiment, focus_method
     from orchestrator.space import SearchSpace
     from orchestrator.store import read_store
 
@@ -173,12 +175,11 @@ def cmd_focus(args: argparse.Namespace) -> int:
         print(text)
         return 0
     Path(args.output).write_text(text)
-    how = (f"the span of the architectures with mean <= {args.threshold}" if eps is None
-           and not str(args.threshold).endswith("%") else
-           f"the span of the best {args.threshold} of the architectures" if eps is None else
-           f"the best architecture +- {eps:g} lattice steps (reals +- {args.real_eps:g} unit cube)")
+    space = read_store(args.store).experiment["space"]
+    how = focus_method(space, eps, None if eps is None else args.real_eps, args.threshold)
     print(f"ganhpo: focus experiment from {how} written to {args.output}:")
-    print("\n".join(describe(read_store(args.store).experiment["space"], SearchSpace(spec["space"]))))
+    print("\n".join(describe(space, SearchSpace(spec["space"]))))
+    print(f"  results go to store: {spec['store']}")
     return 0
 
 
