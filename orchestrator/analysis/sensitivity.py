@@ -34,8 +34,8 @@ from orchestrator.analysis.summary import finished
 from orchestrator.space import SearchSpace
 from orchestrator.store import Snapshot
 
-__all__ = ["MIN_LOO_R2", "MIN_PER_DIM", "SURROGATE", "caveats", "describe", "fit_surrogate",
-           "loo_r2", "sensitivity", "unit_design"]
+__all__ = ["MIN_LOO_R2", "MIN_PER_DIM", "SURROGATE", "caveats", "clip_indices", "describe",
+           "fit_surrogate", "loo_r2", "sensitivity", "unit_design"]
 
 MIN_PER_DIM = 10  # finished architectures per hyperparameter below which indices get a caveat
 MIN_LOO_R2 = 0.5  # leave-one-out R^2 of the surrogate below which indices get a caveat
@@ -105,7 +105,7 @@ def caveats(names: list[str], n_points: int, r2: float, length_scales: np.ndarra
     return out
 
 
-def _clip(out: dict, names: list[str]) -> tuple[dict, list[str]]:
+def clip_indices(out: dict, names: list[str]) -> tuple[dict, list[str]]:
     """S1 and ST clipped to [0, 1] (raw values kept), and one note naming what was clipped."""
     clipped, notes = {}, []
     for key in ("S1", "ST"):
@@ -151,11 +151,12 @@ def sensitivity(snap: Snapshot, n_base: int = 512, resamples: int = 200, seed: i
         warnings.simplefilter("ignore")  # SALib warns when n_base is not a power of two
         sample = sobol_sample.sample(problem, n_base, calc_second_order=True, seed=seed)
         out = sobol_analyze.analyze(problem, gp.predict(sample), calc_second_order=True,
-                                    num_resamples=resamples, conf_level=0.95, seed=seed)
+                                    num_resamples=resamples, conf_level=0.95,
+                                    seed=seed + 1)  # SALib ignores a falsy seed: 0 was unseeded
     order = np.argsort(-out["ST"], kind="stable")
     s2 = np.where(np.isfinite(out["S2"]), out["S2"], np.nan)
     r2, scales = loo_r2(gp), np.atleast_1d(gp.kernel_.k1.k2.length_scale).astype(float)
-    clipped, notes = _clip(out, names)
+    clipped, notes = clip_indices(out, names)
     return {"names": names, "ranking": [names[i] for i in order], **clipped,
             "S1_conf": out["S1_conf"].tolist(), "ST_conf": out["ST_conf"].tolist(),
             "S2": _nan_to_none(s2), "S2_conf": _nan_to_none(out["S2_conf"]),
