@@ -116,8 +116,8 @@ def _page(s: dict, captions: dict[str, str], fmt) -> str:
     parts = [f"<h1>ganhpo report: {esc(str(s['experiment']))}</h1>",
              f"<p>Store <code>{esc(s['store'])}</code>: {s['finished_with_metric']} of "
              f"{s['architectures']} architectures finished with a metric (budget {s['budget']}).<br>"
-             f"Data: <code>{esc(s['data'])}</code><br>Metric: {esc(s['metric'])}. "
-             "The metric is minimised: <b>lower is better</b>.</p>"]
+             f"Data: <code>{esc(s['data'])}</code><br>Metric (minimised: <b>lower is "
+             f"better</b>): {esc(s['metric'])}.</p>"]
     if s["best"]:
         b = s["best"]
         parts.append(f"<h2>Best architecture (rule: {esc(b['rule'])})</h2><p>#{b['arch']}: "
