@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from bokeh.models import ColumnDataSource, DataTable, NumberFormatter, TableColumn
 
@@ -69,8 +71,9 @@ class TopArchitectures(Component):
                 for f, t, w in (("rank", "#", 25), ("arch", "arch", 40), ("mean", "mean", 70),
                                 ("std", "std", 70), ("n_ok", "ok", 25), ("n_failed", "failed", 40),
                                 ("stage", "stage", 50))]
-        return cols + [TableColumn(field=hp.column, title=hp.name, width=_width(hp.name, 70))
-                       for hp in self.hps]
+        # column titles are HTML in the table's header (cells are text): escape parameter names
+        return cols + [TableColumn(field=hp.column, title=html.escape(hp.name),
+                                   width=_width(hp.name, 70)) for hp in self.hps]
 
     def render(self, data: MonitorData) -> None:
         if data.param_names and not self.hps:
