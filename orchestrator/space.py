@@ -25,6 +25,11 @@ class SpaceError(ValueError):
     """An invalid search-space definition or point; the message names the parameter and the rule."""
 
 
+def _number(v: float, digits: int) -> str:
+    """v to ``digits`` significant figures, without trailing zeros ("-" when not a number)."""
+    return format(v, f".{digits}g") if math.isfinite(v) else "-"
+
+
 def _fail(name: str, rule: str, got: str) -> SpaceError:
     return SpaceError(f"parameter '{name}': `{rule}` must hold, but got {got}")
 
@@ -56,6 +61,10 @@ class Parameter:
 
     def from_row(self, x: float) -> Any:
         return float(x)
+
+    def format_value(self, value: Any) -> str:
+        """The value for people: reals to 4 significant figures (lattices: see Lattice)."""
+        return _number(float(value), 4)
 
     def focus(self, value: Any, eps: float) -> Parameter:
         """The sub-range [value - eps, value + eps] in unit-cube units, clipped to this range."""
@@ -117,6 +126,16 @@ class Lattice(Parameter):
 
     def from_row(self, x: float) -> int | float:
         return self._value(self._k(x))
+
+    def format_value(self, value: Any) -> str:
+        """Enough significant figures to tell neighbouring levels apart (0.00155 vs 0.0016)."""
+        v = float(value)
+        if float(self.scale).is_integer() or not v or not math.isfinite(v):
+            return str(int(round(v))) if math.isfinite(v) else "-"
+        lead = math.floor(math.log10(self.scale))  # 5e-5: -5; a step's last digit sits here...
+        places = next((d for d in range(-lead, 4 - lead)
+                       if abs(round(self.scale, d) - self.scale) <= 1e-6 * self.scale), 1 - lead)
+        return _number(v, max(1, math.floor(math.log10(abs(v))) + places + 1))  # ...or below
 
     def contains(self, value: Any) -> bool:
         try:
@@ -239,6 +258,10 @@ class Categorical(Parameter):
 
     def to_row(self, value: Any) -> float:
         return float(self.index(value))
+
+    def format_value(self, value: Any) -> str:
+        """A choice by its name."""
+        return str(value)
 
     def from_row(self, x: float) -> Any:
         return self.choices[int(x)]
@@ -388,6 +411,11 @@ class SearchSpace:
 
     def from_row(self, row: np.ndarray) -> dict:
         return {n: p.from_row(x) for (n, p), x in zip(self.params.items(), row, strict=True)}
+
+    def format_point(self, point: Mapping[str, Any]) -> str:
+        """``name=value, ...`` with each value as ``Parameter.format_value`` shows it."""
+        return ", ".join(f"{n}={p.format_value(point[n])}" for n, p in self.params.items()
+                         if n in point)
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
         """n uniform unit-cube points, snapped onto the space."""

@@ -254,8 +254,11 @@ def pareto_plot(snap: Snapshot, best: dict | None = None) -> Figure:
 
 @hep_style
 def importance(result: dict) -> Figure:
-    """First-order and total Sobol indices with their bootstrap confidence intervals."""
-    fig = new_figure(10, max(4.0, 1.5 + 0.8 * len(result.get("names", []))))
+    """First-order and total Sobol indices in [0, 1], their 95 % intervals, caveats under them."""
+    warnings = ([f"CAVEAT: {c}" for c in result.get("caveats", [])]
+                + [f"Note: {n}" for n in result.get("notes", [])])
+    lines = sum(len(textwrap.wrap(w, 85)) for w in warnings)
+    fig = new_figure(10, max(4.0, 1.5 + 0.8 * len(result.get("names", []))) + 0.3 * lines)
     ax = fig.subplots()
     if "skipped" in result:
         return _empty(fig, ax, result["skipped"])
@@ -263,13 +266,22 @@ def importance(result: dict) -> Figure:
     pos = [result["names"].index(n) for n in names]
     y = np.arange(len(names))
     for shift, key, colour in ((0.2, "ST", "tab:blue"), (-0.2, "S1", "tab:orange")):
-        vals = np.asarray(result[key])[pos]
-        conf = np.asarray(result[f"{key}_conf"])[pos]
+        vals = np.clip(np.asarray(result[key], float)[pos], 0, 1)
+        conf = np.asarray(result[f"{key}_conf"], float)[pos]
+        err = np.array([np.minimum(conf, vals), np.minimum(conf, 1 - vals)])  # bars inside [0, 1]
         label = "total (with interactions)" if key == "ST" else "first order"
-        ax.barh(y + shift, vals, height=0.38, xerr=conf, color=colour, label=f"{key}: {label}",
-                capsize=3)
+        ax.barh(y + shift, vals, height=0.38, xerr=err, color=colour, label=f"{key}: {label}",
+                capsize=4, error_kw={"elinewidth": 1.5})
+        for yi, v, c in zip(y + shift, vals, conf, strict=True):  # a column right of the axes
+            ax.text(1.02, yi, f"{key} {v:.2f} $\\pm$ {c:.2f}", va="center", fontsize=12,
+                    color=colour, transform=ax.get_yaxis_transform())
     ax.set_yticks(y, names)
-    ax.set_xlabel("Sobol index (95 % bootstrap interval)")
-    ax.set_xlim(0, max(1.0, ax.get_xlim()[1]))
+    ax.set_xlabel("Sobol index (bars: 95 % interval of the Monte Carlo estimate)", fontsize=16)
+    ax.set_xlim(0, 1)
     ax.legend(loc="lower right")
+    if warnings:
+        ax.set_title(f"{len(result.get('caveats', []))} caveat(s): read these indices as rough"
+                     if result.get("caveats") else "", color=HIGHLIGHT, fontsize=16, loc="left")
+        fig.text(0.02, 0.0, "\n".join(textwrap.fill(w, 85) for w in warnings), fontsize=13,
+                 va="top", ha="left", color=HIGHLIGHT if result.get("caveats") else "black")
     return fig

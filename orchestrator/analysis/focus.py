@@ -21,7 +21,8 @@ from orchestrator.analysis.summary import finished
 from orchestrator.space import Categorical, Lattice, Real, SearchSpace
 from orchestrator.store import Snapshot, read_store
 
-__all__ = ["derive_focus_space", "focus_experiment", "parse_threshold"]
+__all__ = ["derive_focus_space", "focus_experiment", "focus_method", "focus_store",
+           "parse_threshold"]
 
 
 def _snapshot(snap_or_path: Snapshot | str | Path) -> Snapshot:
@@ -124,14 +125,34 @@ def focus_experiment(path: str | Path, eps: float | None = None, budget: int | N
     if eps is None and threshold is None:
         eps = 2
     space = derive_focus_space(snap, eps=eps, threshold=threshold, real_eps=real_eps)
-    # the store path and any stage plan belong to the run that made the store, not to this one
+    # the stage plan belongs to the run that made the store; the focus run gets its own store
     spec = {k: v for k, v in snap.experiment.items()
             if v is not None and k not in ("store", "stages")}
     spec.update(space=space.to_dict(), stage="focus",
-                name=f"{spec.get('name', 'experiment')}_focus")
+                name=f"{spec.get('name', 'experiment')}_focus",
+                store=focus_store(path if not isinstance(path, Snapshot) else snap.path))
     if budget:
         spec["budget"] = int(budget)
     return spec
+
+
+def focus_store(path: str | Path) -> str:
+    """Where the focus run writes: the source store's sibling ``NAME-focus.zarr``."""
+    p = Path(str(path).rstrip("/"))
+    return str(p.with_name(f"{p.stem}-focus{p.suffix or '.zarr'}"))
+
+
+def focus_method(space: Mapping, eps: float | None, real_eps: float | None,
+                 threshold: float | str | None) -> str:
+    """How the focus space was derived, in words (reals mentioned only if the space has any)."""
+    if eps is None:
+        if str(threshold).strip().endswith("%"):
+            return f"the span of the best {threshold} of the architectures"
+        return f"the span of the architectures with mean <= {threshold}"
+    reals = any(isinstance(p, Real) for p in SearchSpace(space).params.values())
+    width = eps if real_eps is None else real_eps
+    return (f"the best architecture +- {eps:g} lattice steps"
+            + (f" (reals +- {width:g} unit cube)" if reals else ""))
 
 
 def describe(original: Mapping, focused: SearchSpace) -> list[str]:
@@ -145,5 +166,5 @@ def _range(p) -> str:
         return "{" + ", ".join(map(str, p.choices)) + "}"
     if isinstance(p, Lattice):
         lo, hi = p.from_row(p.lower * p.scale), p.from_row(p.upper * p.scale)
-        return f"[{lo:g}, {hi:g}] ({p.n_levels} levels)"
-    return f"[{p.low:.4g}, {p.high:.4g}]" + (" log" if p.log else "")
+        return f"[{p.format_value(lo)}, {p.format_value(hi)}] ({p.n_levels} levels)"
+    return f"[{p.format_value(p.low)}, {p.format_value(p.high)}]" + (" log" if p.log else "")

@@ -12,7 +12,13 @@ import numpy as np
 from orchestrator.analysis import figures
 from orchestrator.analysis.pareto import pareto, select_best
 from orchestrator.analysis.sensitivity import sensitivity, top_interactions
-from orchestrator.analysis.summary import failures, finished, top_architectures
+from orchestrator.analysis.summary import (
+    data_file,
+    failures,
+    finished,
+    metric_name,
+    top_architectures,
+)
 from orchestrator.space import SearchSpace
 from orchestrator.store import read_store
 
@@ -22,7 +28,8 @@ CAPTIONS = {
     "convergence": "Convergence: each architecture's mean metric in the order the optimiser was "
                    "told it, and the best so far (dashed: end of the initial design).",
     "sensitivity": "Importance: first-order and total Sobol indices of a surrogate of the mean "
-                   "metric (total minus first order = interactions).",
+                   "metric (total minus first order = interactions), clipped to [0, 1]; bars: "
+                   "95 % intervals of the Monte Carlo estimate, not of the surrogate's error.",
     "mean_std": "Mean against trial-to-trial std per architecture, coloured by {colour}.",
     "marginals": "Marginals: mean metric against each hyperparameter (red: mean <= {cut:.4g}), "
                  "with histograms of where the optimiser sampled.",
@@ -53,6 +60,7 @@ def summarise(path: str, *, best_rule: str = "mean", threshold: float | None = N
         best["params"] = SearchSpace(snap.experiment["space"]).from_row(snap.params[best["arch"]])
     return _clean({
         "store": str(path), "experiment": snap.experiment.get("name"),
+        "data": data_file(snap.experiment), "metric": metric_name(snap.experiment),
         "lower_is_better": True, "architectures": snap.n, "finished_with_metric": len(idx),
         "budget": snap.experiment.get("budget"), "best": best,
         "top": top_architectures(snap, top), "failures": failures(snap),
@@ -86,7 +94,8 @@ def write_report(path: str, outdir: str | Path, *, best_rule: str = "mean",
                "objectives": "(" + ", ".join(summary["pareto"]["objectives"]) + ")",
                "rule": best_rule}
     page = outdir / "index.html"
-    page.write_text(_page(summary, {n: CAPTIONS[n].format(**caption) for n in figs}))
+    page.write_text(_page(summary, {n: CAPTIONS[n].format(**caption) for n in figs},
+                          SearchSpace(space).format_point))
     return page
 
 
@@ -97,31 +106,27 @@ def _table(header: list[str], rows: list[list]) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _params(params: dict) -> str:
-    """A point for display: floats to 4 significant digits."""
-    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in params.items())
-
-
 def _g(x, fmt: str = ".5g") -> str:
     return "-" if x is None else format(x, fmt)
 
 
-def _page(s: dict, captions: dict[str, str]) -> str:
+def _page(s: dict, captions: dict[str, str], fmt) -> str:
+    """The HTML page; ``fmt`` shows a point (SearchSpace.format_point)."""
     esc = html.escape
     parts = [f"<h1>ganhpo report: {esc(str(s['experiment']))}</h1>",
              f"<p>Store <code>{esc(s['store'])}</code>: {s['finished_with_metric']} of "
-             f"{s['architectures']} architectures finished with a metric (budget {s['budget']}). "
-             "The metric is minimised: <b>lower is better</b>.</p>"]
+             f"{s['architectures']} architectures finished with a metric (budget {s['budget']}).<br>"
+             f"Data: <code>{esc(s['data'])}</code><br>Metric (minimised: <b>lower is "
+             f"better</b>): {esc(s['metric'])}.</p>"]
     if s["best"]:
         b = s["best"]
         parts.append(f"<h2>Best architecture (rule: {esc(b['rule'])})</h2><p>#{b['arch']}: "
                      f"mean {_g(b['mean'])} +- {_g(b['std'], '.2g')} ({esc(b['why'])})<br>"
-                     f"<code>{esc(_params(b['params']))}</code></p>")
+                     f"<code>{esc(fmt(b['params']))}</code></p>")
     parts.append(f"<h2>Top {len(s['top'])} of {s['finished_with_metric']}</h2>" + _table(
         ["arch", "mean", "std", "ok", "failed", "n_params", "parameters"],
         [[r["arch"], _g(r["mean"]), _g(r["std"], ".2g"), r["done"], r["failed"], r["n_params"],
-          _params(r["params"])] for r in s["top"]]))
+          fmt(r["params"])] for r in s["top"]]))
     imp = s["importance"]
     parts.append("<h2>Importance</h2>")
     if "skipped" in imp:
@@ -131,9 +136,16 @@ def _page(s: dict, captions: dict[str, str]) -> str:
         parts.append(f"<p>Surrogate: {esc(imp['surrogate'])}; fitted kernel "
                      f"<code>{esc(imp.get('kernel', ''))}</code>; fitted on {imp['n_points']} of "
                      f"{imp.get('n_finished', imp['n_points'])} finished architectures.</p>")
-        parts.append(_table(["hyperparameter", "S1", "+-", "ST", "+-"],
-                            [[imp["names"][i], _g(imp["S1"][i], ".3f"), _g(imp["S1_conf"][i], ".3f"),
-                              _g(imp["ST"][i], ".3f"), _g(imp["ST_conf"][i], ".3f")] for i in order]))
+        parts += [f'<p class="caveat"><b>Caveat:</b> {esc(c)}; read the indices as rough.</p>'
+                  for c in imp.get("caveats", [])]
+        parts += [f"<p><i>Note: {esc(n)}.</i></p>" for n in imp.get("notes", [])]
+        parts.append(_table(["hyperparameter", "ST (total)", "S1 (first order)"],
+                            [[imp["names"][i], f"{_g(imp['ST'][i], '.2f')} ± {_g(imp['ST_conf'][i], '.2f')}",
+                              f"{_g(imp['S1'][i], '.2f')} ± {_g(imp['S1_conf'][i], '.2f')}"]
+                             for i in order]))
+        parts.append(f"<p>± : 95 % interval of the Monte Carlo estimate on the surrogate (not of "
+                     f"the surrogate's own error); leave-one-out R<sup>2</sup> of the surrogate "
+                     f"{_g(imp.get('loo_r2'), '.2f')}.</p>")
         pairs = ", ".join(f"{a} x {b}: {v:.3f}" for a, b, v in top_interactions(imp))
         parts.append(f"<p>Largest pairwise interactions (S2): {esc(pairs)}</p>")
     for name, caption in captions.items():
@@ -151,6 +163,6 @@ def _page(s: dict, captions: dict[str, str]) -> str:
                             [[t["arch"], t["trial"], t["error"]] for t in f["trials"][:200]]))
     style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:"
              "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}"
-             "figure{margin:2em 0}")
+             "figure{margin:2em 0}.caveat{color:#b03a2e;border-left:4px solid #b03a2e;padding-left:8px}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>ganhpo report</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")

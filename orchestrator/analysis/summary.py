@@ -9,10 +9,21 @@ import numpy as np
 from orchestrator.space import SearchSpace
 from orchestrator.store import DONE, FAILED, Snapshot, read_store
 
-__all__ = ["completion_order", "failures", "finished", "n_initial", "report", "top_architectures"]
+__all__ = ["completion_order", "data_file", "failures", "finished", "metric_name", "n_initial",
+           "report", "top_architectures"]
 
 # Optimisers whose first n_initial points are a space-filling design (defaults as in optimizers/).
 DESIGN_DEFAULTS = {"rbf": 10, "gp": 10}
+# What each model family's trial returns as "metric" (models/ is not imported here).
+METRICS = {
+    "hadronization": "mean per-column 1-D Wasserstein distance, generated vs validation events "
+                     "(scaled features)",
+    "dimuon": "mean per-column 1-D Wasserstein distance, generated vs validation events "
+              "(scaled features)",
+    "calo3d": "sampling-fraction mean relative error over primary-energy bins (validation showers)",
+    "calo_wgan": "mean chi^2/ndf of the total-energy histograms over incident energies "
+                 "(validation showers)",
+}
 
 
 def finished(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -58,6 +69,23 @@ def top_architectures(snap: Snapshot, n: int = 10) -> list[dict]:
     return rows
 
 
+def metric_name(experiment: dict) -> str:
+    """What the stored metric is: the model family's, else the trial function's ``metric``."""
+    model = str(experiment.get("model") or "")
+    where = f"best epoch of each trial, model {model}" if model else "per trial"
+    what = METRICS.get(model, f"the 'metric' returned by {experiment.get('trial', 'the trial')}")
+    return f"{what}; {where}; lower is better"
+
+
+def data_file(experiment: dict) -> str:
+    """The data file the search trained on, or what it used instead."""
+    data = experiment.get("data") or {}
+    if data.get("path"):
+        tree = f" (tree {data['tree']})" if data.get("tree") else ""
+        return f"{data['path']}{tree}"
+    return "none (the trial generates or loads its own data)"
+
+
 def _first_line(text: str) -> str:
     """The line of an error text that says what went wrong (the last non-empty one)."""
     lines = [ln.strip() for ln in str(text).splitlines() if ln.strip()]
@@ -76,28 +104,46 @@ def failures(snap: Snapshot) -> dict:
             "trials": trials, "common": [{"error": e, "count": c} for e, c in common]}
 
 
-def report(path: str, top: int = 10, failures_shown: int = 5) -> str:
-    """A plain-text summary of a store: progress, the best architectures, failures and errors."""
+def report(path: str, top: int = 10, failures_shown: int = 5,
+           importance: dict | None = None) -> str:
+    """A plain-text summary of a store: progress, the best architectures, importance, failures.
+
+    ``importance`` is a ``sensitivity`` result to show (computed here when None; ``{}``: none).
+    """
     snap = read_store(path)
     exp = snap.experiment
+    space = SearchSpace(exp["space"])
     idx, _, _ = finished(snap)
     rows = top_architectures(snap, top)
     lines = [f"{path}: {exp.get('name')}: {int(snap.arch_done().sum())}/{exp['budget']} "
              f"architectures finished, {len(idx)} with a metric; "
-             f"{int(np.sum(snap.status == FAILED))} failed trials"]
+             f"{int(np.sum(snap.status == FAILED))} failed trials",
+             f"data: {data_file(exp)}", f"metric: {metric_name(exp)}"]
     if rows:
         lines.append(f"top {len(rows)} of {len(idx)} by mean metric over trials "
                      "(lower is better):")
     for r in rows:
         lines.append(f"  #{r['arch']:<4d} {r['mean']:.5g} +- {r['std']:.2g} "
-                     f"({r['done']} ok, {r['failed']} failed)  {r['params']}")
-    fail = failures(snap)
-    if fail["n_failed"]:
-        lines.append(f"failures: {fail['n_failed']} of {fail['n_trials']} trials; "
-                     "most common errors:")
-        for c in fail["common"][:failures_shown]:
-            lines.append(f"  {c['count']:>4d} x {c['error']}")
-        shown = ", ".join(f"{f['arch']}/{f['trial']}" for f in fail["trials"][:10])
-        more = " ..." if fail["n_failed"] > 10 else ""
-        lines.append(f"  failed trials (arch/trial): {shown}{more}")
+                     f"({r['done']} ok, {r['failed']} failed)  {space.format_point(r['params'])}")
+    if importance is None:
+        from orchestrator.analysis.sensitivity import sensitivity
+
+        importance = sensitivity(snap)
+    if importance:
+        from orchestrator.analysis.sensitivity import describe
+
+        lines += describe(importance)
+    lines += _failure_lines(snap, failures_shown)
     return "\n".join(lines)
+
+
+def _failure_lines(snap: Snapshot, shown: int) -> list[str]:
+    fail = failures(snap)
+    if not fail["n_failed"]:
+        return []
+    lines = [f"failures: {fail['n_failed']} of {fail['n_trials']} trials; most common errors:"]
+    lines += [f"  {c['count']:>4d} x {c['error']}" for c in fail["common"][:shown]]
+    more = " ..." if fail["n_failed"] > 10 else ""
+    lines.append("  failed trials (arch/trial): "
+                 + ", ".join(f"{f['arch']}/{f['trial']}" for f in fail["trials"][:10]) + more)
+    return lines

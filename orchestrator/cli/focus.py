@@ -29,7 +29,7 @@ def execute(args: argparse.Namespace) -> int:
     """Print the focus experiment's YAML, or write it and say how its space was narrowed."""
     import yaml
 
-    from orchestrator.analysis.focus import describe, focus_experiment
+    from orchestrator.analysis.focus import describe, focus_experiment, focus_method
     from orchestrator.space import SearchSpace
     from orchestrator.store import read_store
 
@@ -41,10 +41,9 @@ def execute(args: argparse.Namespace) -> int:
         print(text)
         return 0
     Path(args.output).write_text(text)
-    how = (f"the span of the architectures with mean <= {args.threshold}" if eps is None
-           and not str(args.threshold).endswith("%") else
-           f"the span of the best {args.threshold} of the architectures" if eps is None else
-           f"the best architecture +- {eps:g} lattice steps (reals +- {args.real_eps:g} unit cube)")
+    space = read_store(args.store).experiment["space"]
+    how = focus_method(space, eps, None if eps is None else args.real_eps, args.threshold)
     print(f"ganhpo: focus experiment from {how} written to {args.output}:")
-    print("\n".join(describe(read_store(args.store).experiment["space"], SearchSpace(spec["space"]))))
+    print("\n".join(describe(space, SearchSpace(spec["space"]))))
+    print(f"  results go to store: {spec['store']}")
     return 0

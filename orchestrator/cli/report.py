@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from orchestrator.cli.common import add_command
 
@@ -36,6 +37,7 @@ def execute(args: argparse.Namespace) -> int:
 
     page = write_report(args.store, args.output, best_rule=args.best, threshold=args.threshold,
                         colour_by=args.colour_by, top=args.top)
-    print(report(args.store, top=args.top))
+    summary = json.loads((page.parent / "summary.json").read_text())  # its indices, not again
+    print(report(args.store, top=args.top, importance=summary["importance"]))
     print(f"ganhpo: report written to {page} (figures as PNG and PDF, summary.json beside it)")
     return 0

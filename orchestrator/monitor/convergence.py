@@ -51,12 +51,16 @@ class Convergence(Component):
         fig.add_layout(self.design_end)
         items = [("best so far", [line])] + [(f"{s} search: architecture mean", [d])
                                              for s, d in zip(STAGES, dots, strict=True)]
-        fig.add_layout(Legend(items=items, orientation="horizontal"), "below")
+        self.legend = Legend(items=items, orientation="horizontal")
+        fig.add_layout(self.legend, "below")
         self.root = fig
         self.last_push = ""
 
     def render(self, data: MonitorData) -> None:
-        self.last_push = push(self.source, convergence_data(data))
+        rows = convergence_data(data)
+        self.last_push = push(self.source, rows)
+        for item, stage in zip(self.legend.items[1:], STAGES, strict=True):  # no empty entries
+            item.visible = bool(np.any(rows["stage"] == stage))
         n0 = data.n_initial
         self.design_end.visible = bool(n0)
         self.design_end.location = n0 + 0.5

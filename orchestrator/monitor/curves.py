@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from bokeh.models import ColumnDataSource, HoverTool
+from bokeh.models import ColumnDataSource, HoverTool, Label
 from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
 from orchestrator.monitor.base import Component
 from orchestrator.monitor.data import MonitorData, StoreReader
 
-__all__ = ["EpochCurves", "curve_data"]
+__all__ = ["EpochCurves", "curve_data", "idle_text"]
 
 COLUMNS = ("xs", "ys", "arch", "trial", "worker", "epochs", "last", "last_epoch", "colour")
 
@@ -37,6 +37,16 @@ def curve_data(data: MonitorData) -> dict[str, np.ndarray]:
             "colour": np.array(colours, object)}
 
 
+def idle_text(data: MonitorData) -> str:
+    """What the panel says when no trial runs: the search finished, or it is between trials."""
+    if not data.exists:
+        return "no trials running: the store is not there yet"
+    c = data.counts()
+    if c["trials_pending"] == 0 and c["archs_done"] >= data.budget:
+        return "no trials running: search finished"
+    return "no trials running now"
+
+
 def _objects(items: list) -> np.ndarray:
     out = np.empty(len(items), object)
     out[:] = items
@@ -57,19 +67,26 @@ class EpochCurves(Component):
         fig.add_tools(HoverTool(renderers=[lines, latest], tooltips=[
             ("architecture / trial", "@arch{0} / @trial{0}"), ("worker", "@worker"),
             ("epochs", "@epochs{0}"), ("latest", "@last{0.0000}")]))
+        self.idle = Label(x=30, y=120, x_units="screen", y_units="screen", text="",
+                          text_font_size="16px", text_color="grey")  # the plot's width varies
+        fig.add_layout(self.idle)
         self.root = fig
         self.n_running = 0
 
     def render(self, data: MonitorData) -> None:
         new = curve_data(data)
+        self.n_running = len(new["arch"])
+        idle = "" if self.n_running else idle_text(data)
+        if idle != self.idle.text:  # inside the empty plot, where the curves would be
+            self.idle.text = idle
+            self.root.title.text = ("Running trials: metric per epoch" + (f" ({idle})" if idle else ""))
         if not self._changed(new):
             return
         self.source.data = {k: list(v) for k, v in new.items()}
-        self.n_running = len(new["arch"])
         if data.epochs:
             self.root.x_range.start, self.root.x_range.end = -0.5, data.epochs - 0.5
-        self.root.title.text = (f"Running trials: metric per epoch ({self.n_running} running)"
-                                if self.n_running else "Running trials: none running now")
+        if self.n_running:
+            self.root.title.text = f"Running trials: metric per epoch ({self.n_running} running)"
 
     def _changed(self, new: dict) -> bool:
         old = self.source.data

@@ -8,7 +8,7 @@ import numpy as np
 
 from orchestrator.space import Categorical, Lattice, Real, SearchSpace, SpaceError
 
-__all__ = ["HyperParam", "hyperparams", "display_values"]
+__all__ = ["HyperParam", "display_values", "formatted", "hyperparams"]
 
 MAX_BINS = 20
 
@@ -74,3 +74,19 @@ def display_values(hp: HyperParam, values: np.ndarray) -> np.ndarray:
         return values
     idx = np.clip(np.nan_to_num(values, nan=0).astype(int), 0, len(hp.labels) - 1)
     return np.asarray(hp.labels, dtype=object)[idx]
+
+
+def formatted(experiment: dict, name: str, values: np.ndarray) -> np.ndarray:
+    """Stored values as text, the way ``Parameter.format_value`` shows them everywhere."""
+    try:
+        p = SearchSpace.from_dict(experiment.get("space") or {}).params.get(name)
+    except SpaceError:
+        p = None
+    out = np.empty(len(values), object)
+    for i, x in enumerate(np.asarray(values, float)):
+        try:
+            out[i] = p.format_value(p.from_row(x)) if p is not None and np.isfinite(x) \
+                else format(x, ".4g")
+        except (SpaceError, IndexError, ValueError):  # a value off the space: shown as stored
+            out[i] = format(x, ".4g")
+    return out

@@ -58,8 +58,8 @@ class Page:
             row(self.convergence.root, self.scatter.root, sizing_mode="stretch_width"),
             self.marginals.root,
             row(self.curves.root, self.timeline.root, sizing_mode="stretch_width"),
-            row(titled("Top architectures", self.top.root),
-                titled("Recent failed trials", self.failures.root), sizing_mode="stretch_width"),
+            titled("Top architectures", self.top.root),  # full width: a column per parameter
+            titled("Recent failed trials", self.failures.root),
             sizing_mode="stretch_width")
 
     def refresh(self) -> None:

@@ -17,7 +17,7 @@ from bokeh.plotting import figure
 
 from orchestrator.monitor.base import Component, push
 from orchestrator.monitor.data import MonitorData, StoreReader
-from orchestrator.monitor.hyper import HyperParam, display_values, hyperparams
+from orchestrator.monitor.hyper import HyperParam, formatted, hyperparams
 
 __all__ = ["ArchitectureScatter", "architecture_rows", "default_colour_param"]
 
@@ -46,8 +46,7 @@ def architecture_rows(data: MonitorData, hps: list[HyperParam]) -> dict[str, np.
     params = data.array("params")[order]
     for i, hp in enumerate(hps):
         out[hp.column] = params[:, i]
-        if hp.labels:
-            out[f"{hp.column}_label"] = display_values(hp, params[:, i])
+        out[f"{hp.column}_label"] = formatted(data.experiment, hp.name, params[:, i])
     return out
 
 
@@ -80,7 +79,7 @@ class ArchitectureScatter(Component):
         tips = [("architecture", "@arch{0}"), ("mean", "@mean{0.00000}"), ("std", "@std{0.0000}"),
                 ("trials ok / failed", "@n_ok{0} / @n_failed{0}"), ("stage", "@stage")]
         for hp in self.hps:
-            tips.append((hp.name, f"@{hp.column}_label" if hp.labels else f"@{hp.column}{{0.[0000]}}"))
+            tips.append((hp.name, f"@{hp.column}_label"))
         return tips
 
     def _configure(self, data: MonitorData) -> None:

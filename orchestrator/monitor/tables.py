@@ -9,7 +9,7 @@ from bokeh.models import ColumnDataSource, DataTable, NumberFormatter, TableColu
 
 from orchestrator.monitor.base import Component, push
 from orchestrator.monitor.data import MonitorData, StoreReader
-from orchestrator.monitor.hyper import HyperParam, display_values, hyperparams
+from orchestrator.monitor.hyper import HyperParam, formatted, hyperparams
 from orchestrator.monitor.timeline import first_line, short_worker
 from orchestrator.store import DONE, FAILED
 
@@ -18,7 +18,7 @@ __all__ = ["FailureTable", "TopArchitectures", "failure_rows", "top_rows"]
 TOP = 20
 RECENT_FAILURES = 20
 NUM = "0.00000"  # formats, not models: a Bokeh model belongs to one document only
-VALUE = "0.[0000]"
+CHAR_PX = 8  # a header character's width: columns as wide as their titles, never cut
 
 
 def top_rows(data: MonitorData, hps: list[HyperParam], k: int = TOP) -> dict[str, np.ndarray]:
@@ -31,8 +31,12 @@ def top_rows(data: MonitorData, hps: list[HyperParam], k: int = TOP) -> dict[str
            "n_failed": (status == FAILED).sum(axis=1).astype(float),
            "stage": data.stage_names()[idx] if data.n else np.zeros(0, object)}
     for i, hp in enumerate(hps):
-        out[hp.column] = display_values(hp, data.array("params")[idx, i])
+        out[hp.column] = formatted(data.experiment, hp.name, data.array("params")[idx, i])
     return out
+
+
+def _width(title: str, least: int) -> int:
+    return max(least, CHAR_PX * len(title) + 16)
 
 
 def failure_rows(data: MonitorData, k: int = RECENT_FAILURES) -> dict[str, np.ndarray]:
@@ -58,20 +62,18 @@ class TopArchitectures(Component):
         self.hps: list[HyperParam] = []
         self.source = ColumnDataSource(top_rows(MonitorData(""), []))
         self.root = DataTable(source=self.source, columns=self._columns(), height=300,
-                              sizing_mode="stretch_width", index_position=None)
+                              sizing_mode="stretch_width", index_position=None,
+                              autosize_mode="none")  # too wide: a scroll bar, not cut headers
 
     def _columns(self) -> list[TableColumn]:
-        cols = [TableColumn(field="rank", title="#", width=25),
-                TableColumn(field="arch", title="arch", width=40),
-                TableColumn(field="mean", title="mean", formatter=NumberFormatter(format=NUM), width=70),
-                TableColumn(field="std", title="std", formatter=NumberFormatter(format=NUM), width=70),
-                TableColumn(field="n_ok", title="ok", width=25),
-                TableColumn(field="n_failed", title="failed", width=40),
-                TableColumn(field="stage", title="stage", width=45)]
+        num = {"formatter": NumberFormatter(format=NUM)}
+        cols = [TableColumn(field=f, title=t, width=_width(t, w), **(num if f in ("mean", "std") else {}))
+                for f, t, w in (("rank", "#", 25), ("arch", "arch", 40), ("mean", "mean", 70),
+                                ("std", "std", 70), ("n_ok", "ok", 25), ("n_failed", "failed", 40),
+                                ("stage", "stage", 50))]
         # column titles are HTML in the table's header (cells are text): escape parameter names
-        return cols + [TableColumn(field=hp.column, title=html.escape(hp.name), width=60,
-                                   **({} if hp.labels else {"formatter": NumberFormatter(format=VALUE)}))
-                       for hp in self.hps]
+        return cols + [TableColumn(field=hp.column, title=html.escape(hp.name),
+                                   width=_width(hp.name, 70)) for hp in self.hps]
 
     def render(self, data: MonitorData) -> None:
         if data.param_names and not self.hps:
@@ -90,10 +92,11 @@ class FailureTable(Component):
         self.source = ColumnDataSource(failure_rows(MonitorData("")))
         self.root = DataTable(source=self.source, height=200, sizing_mode="stretch_width",
                               index_position=None, columns=[
-                                  TableColumn(field="arch", title="architecture", width=70),
-                                  TableColumn(field="trial", title="trial", width=40),
-                                  TableColumn(field="worker", title="worker", width=120),
-                                  TableColumn(field="error", title="error", width=600)])
+                                  TableColumn(field="arch", title="architecture",
+                                              width=_width("architecture", 70)),
+                                  TableColumn(field="trial", title="trial", width=50),
+                                  TableColumn(field="worker", title="worker", width=150),
+                                  TableColumn(field="error", title="error", width=900)])
 
     def render(self, data: MonitorData) -> None:
         push(self.source, failure_rows(data))

@@ -25,23 +25,24 @@ def structured_metric(u: np.ndarray) -> float:
 
 
 def make_store(path: str | Path, n: int = 80, trials: int = 3, seed: int = 0,
-               fail_every: int = 0, n_params: bool = True, noise: float = 0.02) -> ResultsStore:
-    """n architectures sampled uniformly from SPACE, metric = structured_metric + noise.
+               fail_every: int = 0, n_params: bool = True, noise: float = 0.02,
+               space: dict = SPACE, metric=structured_metric) -> ResultsStore:
+    """n architectures sampled uniformly from ``space``, metric(unit-cube point) + noise.
 
     Every ``fail_every``-th architecture has its last trial failed (its error recorded);
     model size grows with depth. Finish times follow the architecture index.
     """
-    space = SearchSpace(SPACE)
+    spec, space = space, SearchSpace(space)
     rng = np.random.default_rng(seed)
-    exp = {"name": "synthetic", "space": SPACE, "trials": trials, "epochs": 4, "budget": n,
+    exp = {"name": "synthetic", "space": spec, "trials": trials, "epochs": 4, "budget": n,
            "optimizer": {"name": "rbf", "n_initial": 10}}
     store = ResultsStore.create(path, exp, space.names, trials=trials, epochs=4)
     for a in range(n):
         point = space.decode(rng.random(space.dim))
-        f = structured_metric(space.encode(point))
+        f = metric(space.encode(point))
         store.add_architecture(space.to_row(point))
         if n_params:
-            store.set("n_params", a, 1000 + 500 * point["depth"])
+            store.set("n_params", a, 1000 + 500 * point.get("depth", 0))
         for t in range(trials):
             store.set("started", (a, t), 10.0 * a + t)
             store.set("finished", (a, t), 10.0 * a + t + 5)

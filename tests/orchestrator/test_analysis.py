@@ -12,8 +12,9 @@ import pytest
 from orchestrator.analysis import failures, report, top_architectures
 from orchestrator.analysis.summary import completion_order, n_initial
 from orchestrator.cli import main
+from orchestrator.space import SearchSpace
 from orchestrator.store import read_store
-from tests.orchestrator.analysis_stores import make_store
+from tests.orchestrator.analysis_stores import SPACE, make_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,7 +24,14 @@ def test_text_report_lists_best_first_with_failures_and_their_errors(tmp_path, c
     text = report(str(tmp_path / "s.zarr"), top=4)
     lines = text.splitlines()
     assert lines[0].endswith("12/12 architectures finished, 12 with a metric; 3 failed trials")
-    assert lines[1] == "top 4 of 12 by mean metric over trials (lower is better):"
+    assert lines[1] == "data: none (the trial generates or loads its own data)"
+    assert lines[2] == "metric: the 'metric' returned by the trial; per trial; lower is better"
+    assert lines[3] == "top 4 of 12 by mean metric over trials (lower is better):"
+    space = SearchSpace(SPACE)
+    best = top_architectures(read_store(tmp_path / "s.zarr"), 1)[0]
+    assert lines[4].endswith(space.format_point(best["params"]))  # 4 figures, lattices exact
+    assert "importance: Sobol indices of a surrogate fitted to 12 architectures" in text
+    assert "CAVEAT: 12 architectures for 6 hyperparameters: fewer than 10 per" in text
     snap = read_store(tmp_path / "s.zarr")
     mean = snap.arch_mean_std()[0]
     assert [r["arch"] for r in top_architectures(snap, 4)] == list(np.argsort(mean)[:4])

@@ -105,8 +105,10 @@ def test_cli_focus_writes_an_experiment_narrower_than_the_store(tmp_path, capsys
     assert main(["focus", str(tmp_path / "s.zarr"), "--eps", "2", "--budget", "7", "-o", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "lr: [0, 1] (21 levels) -> [" in printed and "act: {relu, tanh, elu} -> {" in printed
+    assert "+- 2 lattice steps (reals +- 0.1 unit cube)" in printed
     exp = load_experiment(out)
     assert exp.stage == "focus" and exp.budget == 7 and exp.name == "synthetic_focus"
+    assert exp.store == str(tmp_path / "s-focus.zarr") and f"store: {exp.store}" in printed
     assert exp.space.params["lr"].n_levels <= 5 and exp.space.params["act"].n_levels == 1
     snap = read_store(tmp_path / "s.zarr")
     best = SearchSpace(SPACE).from_row(snap.params[np.nanargmin(snap.arch_mean_std()[0])])
@@ -138,3 +140,11 @@ def test_eps_and_threshold_are_exclusive(tmp_path):
     with pytest.raises(ValueError, match="exactly one of eps"):
         derive_focus_space(str(tmp_path / "s.zarr"))
     assert isinstance(derive_focus_space(str(tmp_path / "s.zarr"), eps=1).params["wd"], Real)
+
+
+def test_focus_of_a_space_without_reals_says_nothing_about_reals(tmp_path, capsys):
+    grid = {n: p for n, p in SPACE.items() if p["type"] != "real"}
+    make_store(tmp_path / "g.zarr", n=12, space=grid, metric=lambda u: float(u[0]))
+    assert main(["focus", str(tmp_path / "g.zarr"), "-o", str(tmp_path / "f.yaml")]) == 0
+    printed = capsys.readouterr().out
+    assert "the best architecture +- 2 lattice steps written to" in printed and "reals" not in printed

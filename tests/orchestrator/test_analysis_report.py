@@ -7,7 +7,7 @@ import matplotlib.image
 import numpy as np
 import pytest
 
-from orchestrator.analysis import pareto
+from orchestrator.analysis import figures, pareto
 from orchestrator.cli import main
 from orchestrator.store import FAILED, ResultsStore, read_store
 from tests.orchestrator.analysis_stores import SPACE, make_store
@@ -67,6 +67,13 @@ def test_report_page_has_every_figure_and_the_summary(tmp_path, capsys):
     assert set(summary["figures"]) == FIGURES
     page = (out / "index.html").read_text()
     assert "lower is better" in page and "RuntimeError: diverged at epoch" in page
+    assert "Data: <code>none (the trial generates" in page and summary["metric"] in page
+    caveat = "40 architectures for 6 hyperparameters: fewer than 10 per hyperparameter"
+    assert summary["importance"]["caveats"][0].startswith(caveat)
+    assert f"<b>Caveat:</b> {caveat}" in page and f"CAVEAT: {caveat}" in printed
+    assert " ± " in page  # every index with its interval
+    drawn = figures.importance(summary["importance"])
+    assert any(caveat in t.get_text() for t in drawn.texts)
 
 
 @pytest.mark.slow

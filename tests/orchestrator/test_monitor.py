@@ -148,6 +148,7 @@ def test_epoch_curves_only_running_trials(reader):
     _eq(d["worker"], [W0])
     _eq(d["last_epoch"], [1])
     assert (curves.root.x_range.start, curves.root.x_range.end) == (-0.5, 2.5)
+    assert curves.idle.text == ""  # a trial runs: its curve, no message
 
 
 def test_worker_timeline_intervals_failures_and_utilisation(reader):
@@ -186,7 +187,11 @@ def test_top_architectures_and_failures(reader):
     _eq(d["arch"], [0, 1])  # architecture 1 (one successful trial) is short of min_ok = 2
     _eq(d["mean"], [2.0, 0.5])
     _eq(d["hp_act"], ["relu", "tanh"])
-    assert [c.title for c in top.root.columns][-3:] == ["x0", "lr_gen", "act"]
+    _eq(d["hp_lr_gen"], ["0.5", "1"])  # as Parameter.format_value shows them everywhere
+    _eq(d["hp_x0"], ["0.1", "0.2"])
+    columns = top.root.columns
+    assert [c.title for c in columns][-3:] == ["x0", "lr_gen", "act"]
+    assert all(c.width >= 8 * len(c.title) + 16 for c in columns)  # no header is cut
     fail = FailureTable(reader)
     fail.update()
     f = _data(fail.source)
@@ -334,3 +339,32 @@ def test_every_document_gets_its_own_models_and_reads_off_the_event_loop(store, 
         asyncio.run(page.refresh_async())
         assert page.header.values["archs"] == 4 and page.problem.text == ""
     assert threads and threading.get_ident() not in threads
+
+
+def test_idle_curves_say_the_search_finished_and_empty_stages_leave_the_legend(store, tmp_path):
+    store.set("status", (3, 0), DONE)
+    store.set("metric", (3, 0), 0.7)
+    store.set("status", (3, 1), DONE)
+    store.set("metric", (3, 1), 0.9)
+    store.set_experiment({**EXPERIMENT, "budget": 4})
+    store.flush()
+    reader = StoreReader(store.path, clock=lambda: NOW)
+    curves = EpochCurves(reader)
+    curves.update()
+    assert curves.idle.text == "no trials running: search finished"
+    assert "search finished" in curves.root.title.text
+    conv = Convergence(reader)
+    conv.update()
+    assert [i.visible for i in conv.legend.items] == [True, True, True]  # broad and focus
+    store.set_experiment({**EXPERIMENT, "budget": 9})
+    store.flush()
+    curves.update()
+    assert curves.idle.text == "no trials running now"
+    broad = ResultsStore.create(tmp_path / "b.zarr", EXPERIMENT, list(SPACE), trials=2, epochs=3)
+    broad.add_architecture(np.array([0.1, 0.5, 0]), "broad")
+    for t in range(2):
+        _write_trial(broad, 0, t, (DONE, 1.0 + t, 10, 20, W0))
+    broad.flush()
+    conv = Convergence(StoreReader(broad.path, clock=lambda: NOW))
+    conv.update()
+    assert [i.visible for i in conv.legend.items] == [True, True, False]  # no focus stage

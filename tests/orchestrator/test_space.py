@@ -143,3 +143,25 @@ def test_bad_points_and_focus_arguments():
         space.focus(centre, -0.1)
     with pytest.raises(SpaceError, match="at least one parameter"):
         SearchSpace({})
+
+
+@pytest.mark.parametrize("scale, upper", [(5e-5, 200), (0.05, 20), (0.1, 9), (2.5, 40),
+                                          (1 / 3, 30), (1e-7, 300), (32, 64)])
+def test_format_value_tells_every_pair_of_lattice_levels_apart(scale, upper):
+    p = Lattice(1, upper, scale)
+    shown = [p.format_value(p.decode(u)) for u in np.linspace(0, 1, upper)]
+    assert len(set(shown)) == upper
+    k = np.array([float(text) / scale for text in shown])  # each reads back as its level
+    np.testing.assert_allclose(k, np.arange(1, upper + 1), atol=0.02)
+
+
+def test_format_value_of_each_kind():
+    lr = Lattice(1, 200, 5e-5)
+    assert [lr.format_value(v) for v in (0.00155, 0.0016, 0.00015, 0.0001)] == \
+        ["0.00155", "0.0016", "0.00015", "0.0001"]
+    assert Lattice(1, 64, 32).format_value(64.0) == "64" and Integer(0, 9).format_value(3.0) == "3"
+    assert Real(1e-6, 1e-2, log=True).format_value(0.000123456) == "0.0001235"  # 4 figures
+    assert Categorical(("relu", "tanh")).format_value("tanh") == "tanh"
+    assert mixed().format_point({"lr": 0.00155, "layers": 2, "dropout": 0.123456, "wd": 1e-5,
+                                 "act": "gelu"}) == \
+        "lr=0.00155, layers=2, dropout=0.1235, wd=1e-05, act=gelu"
