@@ -20,7 +20,7 @@ import numpy as np
 
 from orchestrator.monitor.data import StoreReader
 from orchestrator.monitor.page import Page
-from orchestrator.store import DONE, FAILED, RUNNING, ResultsStore
+from orchestrator.store import DONE, FAILED, RUNNING, ResultsStore, is_finished
 
 WORKERS = 8
 
@@ -52,7 +52,7 @@ def add_row(store: ResultsStore, rng: np.random.Generator, a: int, t0: float, tr
     slot = t0 + a * trials * 2.0 / WORKERS
     started = slot + np.arange(trials) * 0.1
     store.set("started", a, started)
-    store.set("finished", a, np.where(status >= DONE, started + 2.0, np.nan))
+    store.set("finished", a, np.where(is_finished(status), started + 2.0, np.nan))
     store.set("metric", a, np.where(status == DONE, rng.random(trials), np.nan))
     store.set("worker", a, [store.worker_id(f"tcp://10.0.0.{(a * trials + t) % WORKERS}:4000")
                             for t in range(trials)])

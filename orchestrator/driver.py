@@ -44,7 +44,7 @@ from orchestrator.store import (
     RUNNING,
     STAGES,
     ResultsStore,
-    check_store,
+    read_attrs,
     read_store,
 )
 
@@ -495,7 +495,7 @@ def validate(exp: Experiment, path: str) -> None:
     build_optimizer(exp)
     check_data(exp)
     if Path(path).exists():
-        exp.check_resumable(check_store(path)["experiment"], path)
+        exp.check_resumable(read_attrs(path)["experiment"], path)
 
 
 def _open_store(exp: Experiment, path: str) -> ResultsStore:

@@ -104,7 +104,7 @@ def stage_snapshot(snap: Snapshot, stage: str) -> Snapshot:
     if not snap.n:
         return snap
     mask = snap.stage == STAGES.index(stage)
-    return dataclasses.replace(snap, arrays={k: v[mask] for k, v in snap.arrays.items()})
+    return snap.select(mask)
 
 
 def _derived_space(store: ResultsStore, stage: dict) -> SearchSpace:

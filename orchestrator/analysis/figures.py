@@ -21,7 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from orchestrator.analysis.pareto import non_dominated, objectives
-from orchestrator.analysis.summary import completion_order, finished, n_initial
+from orchestrator.analysis.summary import finished
 from orchestrator.space import Categorical, Lattice, Real, SearchSpace
 from orchestrator.store import STAGES, Snapshot
 
@@ -87,7 +87,7 @@ def convergence(snap: Snapshot) -> Figure:
     """Each architecture's mean in tell order, the best-so-far line, the end of the design."""
     fig = new_figure(10, 7)
     ax = fig.subplots()
-    order = completion_order(snap)
+    order = snap.completion_order()
     mean = snap.arch_mean_std()[0][order] if len(order) else np.zeros(0)
     x = np.arange(1, len(order) + 1)
     ax.set_xlabel("evaluation (architectures in the order they finished)")
@@ -103,7 +103,7 @@ def convergence(snap: Snapshot) -> Figure:
     with np.errstate(invalid="ignore"):
         best = np.fmin.accumulate(mean)
     ax.step(x, best, where="post", color="black", lw=2, label="best so far")
-    n0 = n_initial(snap.experiment)
+    n0 = snap.n_initial
     if 0 < n0 < len(order):
         ax.axvline(n0 + 0.5, color="grey", ls="--", lw=1.5, label=f"end of {n0}-point initial design")
     _robust_ylim(ax, mean)

@@ -55,7 +55,7 @@ def objectives(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, list[str]]:
     if reliable.any():
         idx, mean, std = idx[reliable], mean[reliable], std[reliable]
     cols, names = [mean, std], ["mean", "std"]
-    if len(idx) and "n_params" in snap.arrays and np.all(snap.n_params[idx] >= 0):
+    if len(idx) and snap.n_params is not None and np.all(snap.n_params[idx] >= 0):
         cols.append(snap.n_params[idx].astype(float))
         names.append("n_params")
     return idx, np.column_stack(cols) if len(idx) else np.zeros((0, len(names))), names

@@ -9,11 +9,8 @@ import numpy as np
 from orchestrator.space import SearchSpace
 from orchestrator.store import DONE, FAILED, Snapshot, read_store
 
-__all__ = ["completion_order", "data_file", "failures", "finished", "metric_name", "n_initial",
-           "report", "top_architectures"]
+__all__ = ["data_file", "failures", "finished", "metric_name", "report", "top_architectures"]
 
-# Optimisers whose first n_initial points are a space-filling design (defaults as in optimizers/).
-DESIGN_DEFAULTS = {"rbf": 10, "gp": 10}
 # What each model family's trial returns as "metric" (models/ is not imported here).
 METRICS = {
     "hadronization": "mean per-column 1-D Wasserstein distance, generated vs validation events "
@@ -35,24 +32,6 @@ def finished(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return idx, mean[idx], std[idx]
 
 
-def completion_order(snap: Snapshot) -> np.ndarray:
-    """Finished architectures in the order the driver told them (last trial's finish time)."""
-    if not snap.n:
-        return np.zeros(0, int)
-    done = np.flatnonzero(snap.arch_done())
-    fin = np.where(np.isnan(snap.finished), -np.inf, snap.finished).max(axis=1)
-    return done[np.argsort(fin[done], kind="stable")]
-
-
-def n_initial(experiment: dict) -> int:
-    """Size of the optimiser's initial design (0 for optimisers without one)."""
-    opt = experiment.get("optimizer") or {}
-    name = str(opt.get("name", "")).lower()
-    if name not in DESIGN_DEFAULTS and "n_initial" not in opt:
-        return 0
-    return int(opt.get("n_initial", DESIGN_DEFAULTS.get(name, 0)))
-
-
 def top_architectures(snap: Snapshot, n: int = 10) -> list[dict]:
     """The n best finished architectures by mean metric, with std and trial counts; those with
     fewer than the experiment's ``min_ok`` successful trials come after all that have enough."""
@@ -63,8 +42,8 @@ def top_architectures(snap: Snapshot, n: int = 10) -> list[dict]:
         rows.append({"arch": a, "mean": float(mean[a]), "std": float(std[a]),
                      "done": int(np.sum(snap.status[a] == DONE)),
                      "failed": int(np.sum(snap.status[a] == FAILED)),
-                     "diverged": int(np.sum(snap.diverged_at[a] >= 0)) if "diverged_at" in snap.arrays else 0,
-                     "n_params": int(snap.n_params[a]) if "n_params" in snap.arrays else -1,
+                     "diverged": int(np.sum(snap.diverged_at[a] >= 0)) if snap.diverged_at is not None else 0,
+                     "n_params": int(snap.n_params[a]) if snap.n_params is not None else -1,
                      "params": space.from_row(snap.params[a])})
     return rows
 

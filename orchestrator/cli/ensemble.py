@@ -25,12 +25,12 @@ def execute(args: argparse.Namespace) -> int:
     """Retrain the architecture K times on the requested cluster and print the files written."""
     from orchestrator.analysis.ensemble import run_ensemble
     from orchestrator.cluster import connect, disconnect
-    from orchestrator.store import check_store
+    from orchestrator.store import read_attrs
 
     if args.arch not in (None, "best") and not args.arch.isdigit():
         raise ValueError(f"--arch {args.arch!r}: give an architecture index (e.g. 12) or best")
     arch = "best" if args.arch in (None, "best") else int(args.arch)
-    client = connect(args, check_store(args.store)["experiment"].get("cluster") or {})
+    client = connect(args, read_attrs(args.store)["experiment"].get("cluster") or {})
     try:
         result = run_ensemble(args.store, k=args.k, arch=arch, out_dir=args.output,
                               epochs=args.epochs, client=client, workers=args.workers)

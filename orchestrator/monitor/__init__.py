@@ -9,10 +9,9 @@ Components follow distributed's dashboard: a ColumnDataSource, a figure and ``up
 from __future__ import annotations
 
 from orchestrator.monitor.dashboard import add_to_dask_dashboard, remove_from_dask_dashboard
-from orchestrator.monitor.data import MonitorData, StoreReader, check_store
+from orchestrator.monitor.data import StoreReader
 from orchestrator.monitor.page import make_document, monitor_page
 from orchestrator.monitor.server import build_server, serve, websocket_origins
 
-__all__ = ["MonitorData", "StoreReader", "add_to_dask_dashboard", "build_server", "check_store",
-           "make_document", "monitor_page", "remove_from_dask_dashboard", "serve",
-           "websocket_origins"]
+__all__ = ["StoreReader", "add_to_dask_dashboard", "build_server", "make_document", "monitor_page",
+           "remove_from_dask_dashboard", "serve", "websocket_origins"]

@@ -7,7 +7,8 @@ from abc import ABC, abstractmethod
 import numpy as np
 from bokeh.models import ColumnDataSource, LayoutDOM
 
-from orchestrator.monitor.data import MonitorData, StoreReader
+from orchestrator.monitor.data import StoreReader
+from orchestrator.store import Snapshot
 
 __all__ = ["Component", "push", "to_ms"]
 
@@ -26,7 +27,7 @@ class Component(ABC):
         self.render(self.reader.read())
 
     @abstractmethod
-    def render(self, data: MonitorData) -> None:
+    def render(self, data: Snapshot) -> None:
         """Refresh this component's sources from one snapshot."""
 
 

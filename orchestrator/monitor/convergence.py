@@ -7,8 +7,8 @@ from bokeh.models import CDSView, ColumnDataSource, GroupFilter, HoverTool, Lege
 from bokeh.plotting import figure
 
 from orchestrator.monitor.base import Component, push
-from orchestrator.monitor.data import MonitorData, StoreReader
-from orchestrator.store import STAGES
+from orchestrator.monitor.data import StoreReader
+from orchestrator.store import STAGES, Snapshot
 
 __all__ = ["Convergence", "convergence_data"]
 
@@ -16,7 +16,7 @@ STAGE_COLOURS = ("#1f77b4", "#ff7f0e")
 COLUMNS = ("index", "arch", "mean", "best", "stage")
 
 
-def convergence_data(data: MonitorData) -> dict[str, np.ndarray]:
+def convergence_data(data: Snapshot) -> dict[str, np.ndarray]:
     """Finished architectures in completion order: mean and best-so-far (NaN: all trials failed)."""
     if not data.n:
         return {k: np.zeros(0, object if k == "stage" else float) for k in COLUMNS}
@@ -33,7 +33,7 @@ class Convergence(Component):
 
     def __init__(self, reader: StoreReader):
         super().__init__(reader)
-        self.source = ColumnDataSource(convergence_data(MonitorData("")))
+        self.source = ColumnDataSource(convergence_data(Snapshot.empty()))
         fig = figure(title="Convergence: best mean metric so far", height=340,
                      sizing_mode="stretch_width", x_axis_label="evaluation (architectures finished)",
                      y_axis_label="mean metric over trials", tools="pan,wheel_zoom,box_zoom,reset,save")
@@ -56,7 +56,7 @@ class Convergence(Component):
         self.root = fig
         self.last_push = ""
 
-    def render(self, data: MonitorData) -> None:
+    def render(self, data: Snapshot) -> None:
         rows = convergence_data(data)
         self.last_push = push(self.source, rows)
         for item, stage in zip(self.legend.items[1:], STAGES, strict=True):  # no empty entries

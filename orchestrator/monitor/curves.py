@@ -8,17 +8,18 @@ from bokeh.palettes import Category10_10
 from bokeh.plotting import figure
 
 from orchestrator.monitor.base import Component
-from orchestrator.monitor.data import MonitorData, StoreReader
+from orchestrator.monitor.data import StoreReader
+from orchestrator.store import Snapshot
 
 __all__ = ["EpochCurves", "curve_data", "idle_text"]
 
 COLUMNS = ("xs", "ys", "arch", "trial", "worker", "epochs", "last", "last_epoch", "colour")
 
 
-def curve_data(data: MonitorData) -> dict[str, np.ndarray]:
+def curve_data(data: Snapshot) -> dict[str, np.ndarray]:
     """One row per running trial: epochs reported so far and their metric values."""
     keys = sorted(data.curves)
-    worker = data.array("worker") if data.n else None
+    worker = data.worker if data.n else None
     xs, ys, names, last = [], [], [], []
     for a, t in keys:
         curve = data.curves[(a, t)]
@@ -37,7 +38,7 @@ def curve_data(data: MonitorData) -> dict[str, np.ndarray]:
             "colour": np.array(colours, object)}
 
 
-def idle_text(data: MonitorData) -> str:
+def idle_text(data: Snapshot) -> str:
     """What the panel says when no trial runs: the search finished, or it is between trials."""
     if not data.exists:
         return "no trials running: the store is not there yet"
@@ -73,7 +74,7 @@ class EpochCurves(Component):
         self.root = fig
         self.n_running = 0
 
-    def render(self, data: MonitorData) -> None:
+    def render(self, data: Snapshot) -> None:
         new = curve_data(data)
         self.n_running = len(new["arch"])
         idle = "" if self.n_running else idle_text(data)

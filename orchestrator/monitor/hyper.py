@@ -8,7 +8,7 @@ import numpy as np
 
 from orchestrator.space import Categorical, Lattice, Real, SearchSpace, SpaceError
 
-__all__ = ["HyperParam", "display_values", "formatted", "hyperparams"]
+__all__ = ["HyperParam", "formatted", "hyperparams"]
 
 MAX_BINS = 20
 
@@ -66,14 +66,6 @@ def hyperparams(experiment: dict, names: list[str]) -> list[HyperParam]:
         else:
             out.append(HyperParam(name, 0.0, 1.0))
     return out
-
-
-def display_values(hp: HyperParam, values: np.ndarray) -> np.ndarray:
-    """Values as shown in hover text: category labels for categoricals, numbers otherwise."""
-    if not hp.labels:
-        return values
-    idx = np.clip(np.nan_to_num(values, nan=0).astype(int), 0, len(hp.labels) - 1)
-    return np.asarray(hp.labels, dtype=object)[idx]
 
 
 def formatted(experiment: dict, name: str, values: np.ndarray) -> np.ndarray:

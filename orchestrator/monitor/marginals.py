@@ -8,9 +8,10 @@ from bokeh.models import ColumnDataSource, Div, HoverTool
 from bokeh.plotting import figure
 
 from orchestrator.monitor.base import Component, push
-from orchestrator.monitor.data import MonitorData, StoreReader
+from orchestrator.monitor.data import StoreReader
 from orchestrator.monitor.hyper import HyperParam, hyperparams
 from orchestrator.monitor.scatter import architecture_rows
+from orchestrator.store import Snapshot
 
 __all__ = ["GOOD_QUANTILE", "Marginals", "histogram_data"]
 
@@ -18,10 +19,10 @@ GOOD_QUANTILE = 0.2  # "good" architectures: mean in the best 20 %, the paper's 
 PER_ROW = 3
 
 
-def histogram_data(data: MonitorData, hp: HyperParam, index: int) -> dict[str, np.ndarray]:
+def histogram_data(data: Snapshot, hp: HyperParam, index: int) -> dict[str, np.ndarray]:
     """Counts of sampled values (every committed architecture) and of the good ones, per bin."""
     edges = hp.bins()
-    values = data.array("params")[:, index] if data.n else np.zeros(0)
+    values = data.params[:, index] if data.n else np.zeros(0)
     sampled = np.histogram(values, edges)[0]
     mean = data.arch_mean_std()[0] if data.n else np.zeros(0)
     finite = np.isfinite(mean)
@@ -45,7 +46,7 @@ class Marginals(Component):
                            sizing_mode="stretch_width")
         self.last_push = ""
 
-    def _build(self, data: MonitorData) -> None:
+    def _build(self, data: Snapshot) -> None:
         self.hps = hyperparams(data.experiment, data.param_names)
         self.source.data = {"arch": np.zeros(0), "mean": np.zeros(0),
                             **{hp.column: np.zeros(0) for hp in self.hps}}
@@ -80,7 +81,7 @@ class Marginals(Component):
                 fig.xaxis.major_label_overrides = labels
         return column(top, bottom, sizing_mode="stretch_width")
 
-    def render(self, data: MonitorData) -> None:
+    def render(self, data: Snapshot) -> None:
         if data.param_names and not self.hps:
             self._build(data)
         if not self.hps or not data.n:

@@ -16,8 +16,9 @@ from bokeh.palettes import Viridis256
 from bokeh.plotting import figure
 
 from orchestrator.monitor.base import Component, push
-from orchestrator.monitor.data import MonitorData, StoreReader
+from orchestrator.monitor.data import StoreReader
 from orchestrator.monitor.hyper import HyperParam, formatted, hyperparams
+from orchestrator.store import DONE, FAILED, Snapshot
 
 __all__ = ["ArchitectureScatter", "architecture_rows", "default_colour_param"]
 
@@ -32,18 +33,18 @@ def default_colour_param(names: list[str]) -> str | None:
     return names[0] if names else None
 
 
-def architecture_rows(data: MonitorData, hps: list[HyperParam]) -> dict[str, np.ndarray]:
+def architecture_rows(data: Snapshot, hps: list[HyperParam]) -> dict[str, np.ndarray]:
     """Finished architectures with a successful trial, in completion order, with their values."""
     if not data.n:
         return {}
     order = data.completion_order()
     mean, std = data.arch_mean_std()
     order = order[np.isfinite(mean[order])]
-    status = data.array("status")[order]
+    status = data.status[order]
     out = {"arch": order.astype(float), "mean": mean[order], "std": std[order],
-           "n_ok": (status == 2).sum(axis=1).astype(float),
-           "n_failed": (status == 3).sum(axis=1).astype(float), "stage": data.stage_names()[order]}
-    params = data.array("params")[order]
+           "n_ok": (status == DONE).sum(axis=1).astype(float),
+           "n_failed": (status == FAILED).sum(axis=1).astype(float), "stage": data.stage_names()[order]}
+    params = data.params[order]
     for i, hp in enumerate(hps):
         out[hp.column] = params[:, i]
         out[f"{hp.column}_label"] = formatted(data.experiment, hp.name, params[:, i])
@@ -82,7 +83,7 @@ class ArchitectureScatter(Component):
             tips.append((hp.name, f"@{hp.column}_label"))
         return tips
 
-    def _configure(self, data: MonitorData) -> None:
+    def _configure(self, data: Snapshot) -> None:
         self.hps = hyperparams(data.experiment, data.param_names)
         names = [hp.name for hp in self.hps]
         self.select.options = names
@@ -93,7 +94,7 @@ class ArchitectureScatter(Component):
     def colour_param(self) -> HyperParam | None:
         return next((hp for hp in self.hps if hp.name == self.select.value), None)
 
-    def render(self, data: MonitorData) -> None:
+    def render(self, data: Snapshot) -> None:
         if data.param_names and not self.hps:
             self._configure(data)
         rows = architecture_rows(data, self.hps)

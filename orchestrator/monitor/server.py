@@ -14,9 +14,10 @@ from bokeh.server.util import bind_sockets, create_hosts_allowlist
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop
 
-from orchestrator.monitor.data import StoreReader, check_store
+from orchestrator.monitor.data import StoreReader
 from orchestrator.monitor.guard import HostGuard, allowed_hosts
 from orchestrator.monitor.page import REFRESH_MS, document_factory
+from orchestrator.store import store_ready
 
 __all__ = ["build_server", "serve", "websocket_origins"]
 
@@ -56,7 +57,7 @@ def build_server(store_path: str | Path, *, port: int = 5006, address: str = "12
     Requests are answered only when their Host and Origin name the bound address (for loopback:
     127.0.0.1, localhost or [::1]) or an ``allow_websocket_origin`` entry.
     """
-    check_store(store_path)  # raises StoreError for a path that is not (and will not be) a store
+    store_ready(store_path)  # raises StoreError for a path that is not (and will not be) a store
     sockets, port = bind_sockets(address or None, port)
     reader = StoreReader(store_path, min_interval=SHARED_READ_SECONDS)
     app = Application(FunctionHandler(document_factory(reader, refresh_ms)))
@@ -75,7 +76,7 @@ def serve(store_path: str | Path, *, port: int = 5006, address: str = "127.0.0.1
     server = build_server(store_path, port=port, address=address,
                           allow_websocket_origin=allow_websocket_origin)
     url = f"http://{url_host(address)}:{server.port}/"
-    waiting = "" if check_store(store_path) else " (waiting for the store to appear)"
+    waiting = "" if store_ready(store_path) else " (waiting for the store to appear)"
     print(f"ganhpo monitor: {url} for {store_path}{waiting}", flush=True)
     if show:
         server.io_loop.add_callback(server.show, "/")

@@ -9,7 +9,8 @@ import numpy as np
 from bokeh.models import ColumnDataSource, Div
 
 from orchestrator.monitor.base import Component
-from orchestrator.monitor.data import MonitorData, StoreReader
+from orchestrator.monitor.data import StoreReader
+from orchestrator.store import Snapshot
 
 __all__ = ["StatusHeader", "format_duration"]
 
@@ -24,7 +25,7 @@ def format_duration(seconds: float) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
-def status_values(data: MonitorData) -> dict:
+def status_values(data: Snapshot) -> dict:
     """The header's numbers from one snapshot (also what the tests check)."""
     counts = data.counts() if data.exists else {}
     values = {"exists": data.exists, "budget": data.budget, **counts}
@@ -37,13 +38,13 @@ def status_values(data: MonitorData) -> dict:
     return values
 
 
-def _timing(data: MonitorData, counts: dict) -> dict:
+def _timing(data: Snapshot, counts: dict) -> dict:
     if not data.exists or not data.n:
         return {"elapsed": 0.0 if data.exists else math.nan, "remaining": math.nan,
                 "finished": False}
     running = counts["trials_running"] + counts["trials_pending"] > 0
     left = max(0, data.budget - counts["archs_done"])
-    last = np.nanmax(data.array("finished")) if np.isfinite(data.array("finished")).any() else data.now
+    last = np.nanmax(data.finished) if np.isfinite(data.finished).any() else data.now
     end = data.now if running else last
     elapsed = max(0.0, end - data.created)
     finished = not running and left == 0
@@ -65,7 +66,7 @@ class StatusHeader(Component):
         self.source = ColumnDataSource({"text": [""]})
         self.root = Div(text="", sizing_mode="stretch_width", styles={"font-size": "15px"})
 
-    def render(self, data: MonitorData) -> None:
+    def render(self, data: Snapshot) -> None:
         self.values = v = status_values(data)
         text = self._html(data, v)
         if text != self.root.text:
@@ -73,7 +74,7 @@ class StatusHeader(Component):
             self.source.data = {"text": [text]}
 
     @staticmethod
-    def _html(data: MonitorData, v: dict) -> str:
+    def _html(data: Snapshot, v: dict) -> str:
         name = html.escape(str(data.experiment.get("name", "")))
         head = f"<b>ganhpo monitor</b> &middot; {name} &middot; <code>{html.escape(str(data.path))}</code>"
         if not v["exists"]:

@@ -8,10 +8,10 @@ import numpy as np
 from bokeh.models import ColumnDataSource, DataTable, NumberFormatter, TableColumn
 
 from orchestrator.monitor.base import Component, push
-from orchestrator.monitor.data import MonitorData, StoreReader
+from orchestrator.monitor.data import StoreReader
 from orchestrator.monitor.hyper import HyperParam, formatted, hyperparams
 from orchestrator.monitor.timeline import first_line, short_worker
-from orchestrator.store import DONE, FAILED
+from orchestrator.store import DONE, FAILED, Snapshot
 
 __all__ = ["FailureTable", "TopArchitectures", "failure_rows", "top_rows"]
 
@@ -21,17 +21,17 @@ NUM = "0.00000"  # formats, not models: a Bokeh model belongs to one document on
 CHAR_PX = 8  # a header character's width: columns as wide as their titles, never cut
 
 
-def top_rows(data: MonitorData, hps: list[HyperParam], k: int = TOP) -> dict[str, np.ndarray]:
+def top_rows(data: Snapshot, hps: list[HyperParam], k: int = TOP) -> dict[str, np.ndarray]:
     """The k best finished architectures (lowest mean; those short of min_ok successes last)."""
     mean, std = data.arch_mean_std() if data.n else (np.zeros(0), np.zeros(0))
     idx = data.ranked()[:k]
-    status = data.array("status")[idx] if data.n else np.zeros((0, 0))
+    status = data.status[idx] if data.n else np.zeros((0, 0))
     out = {"rank": np.arange(1, len(idx) + 1, dtype=float), "arch": idx.astype(float),
            "mean": mean[idx], "std": std[idx], "n_ok": (status == DONE).sum(axis=1).astype(float),
            "n_failed": (status == FAILED).sum(axis=1).astype(float),
            "stage": data.stage_names()[idx] if data.n else np.zeros(0, object)}
     for i, hp in enumerate(hps):
-        out[hp.column] = formatted(data.experiment, hp.name, data.array("params")[idx, i])
+        out[hp.column] = formatted(data.experiment, hp.name, data.params[idx, i])
     return out
 
 
@@ -39,14 +39,14 @@ def _width(title: str, least: int) -> int:
     return max(least, CHAR_PX * len(title) + 16)
 
 
-def failure_rows(data: MonitorData, k: int = RECENT_FAILURES) -> dict[str, np.ndarray]:
+def failure_rows(data: Snapshot, k: int = RECENT_FAILURES) -> dict[str, np.ndarray]:
     """The k most recently finished failed trials, newest first, with their error's first line."""
     if not data.n:
         return {c: np.zeros(0) for c in ("arch", "trial", "worker", "error")}
-    a, t = np.nonzero(data.array("status") == FAILED)
-    order = np.lexsort((t, a, -np.nan_to_num(data.array("finished")[a, t], nan=-np.inf)))[:k]
+    a, t = np.nonzero(data.status == FAILED)
+    order = np.lexsort((t, a, -np.nan_to_num(data.finished[a, t], nan=-np.inf)))[:k]
     a, t = a[order], t[order]
-    widx = data.array("worker")[a, t]
+    widx = data.worker[a, t]
     return {"arch": a.astype(float), "trial": t.astype(float),
             "worker": np.array([short_worker(data.workers[w]) if 0 <= w < len(data.workers)
                                 else "?" for w in widx], object),
@@ -60,7 +60,7 @@ class TopArchitectures(Component):
     def __init__(self, reader: StoreReader):
         super().__init__(reader)
         self.hps: list[HyperParam] = []
-        self.source = ColumnDataSource(top_rows(MonitorData(""), []))
+        self.source = ColumnDataSource(top_rows(Snapshot.empty(), []))
         self.root = DataTable(source=self.source, columns=self._columns(), height=300,
                               sizing_mode="stretch_width", index_position=None,
                               autosize_mode="none")  # too wide: a scroll bar, not cut headers
@@ -75,7 +75,7 @@ class TopArchitectures(Component):
         return cols + [TableColumn(field=hp.column, title=html.escape(hp.name),
                                    width=_width(hp.name, 70)) for hp in self.hps]
 
-    def render(self, data: MonitorData) -> None:
+    def render(self, data: Snapshot) -> None:
         if data.param_names and not self.hps:
             self.hps = hyperparams(data.experiment, data.param_names)
             self.source.data = top_rows(data, self.hps)
@@ -89,7 +89,7 @@ class FailureTable(Component):
 
     def __init__(self, reader: StoreReader):
         super().__init__(reader)
-        self.source = ColumnDataSource(failure_rows(MonitorData("")))
+        self.source = ColumnDataSource(failure_rows(Snapshot.empty()))
         self.root = DataTable(source=self.source, height=200, sizing_mode="stretch_width",
                               index_position=None, columns=[
                                   TableColumn(field="arch", title="architecture",
@@ -98,5 +98,5 @@ class FailureTable(Component):
                                   TableColumn(field="worker", title="worker", width=150),
                                   TableColumn(field="error", title="error", width=900)])
 
-    def render(self, data: MonitorData) -> None:
+    def render(self, data: Snapshot) -> None:
         push(self.source, failure_rows(data))

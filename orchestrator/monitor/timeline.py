@@ -7,16 +7,25 @@ from bokeh.models import CDSView, ColumnDataSource, FactorRange, GroupFilter, Ho
 from bokeh.plotting import figure
 
 from orchestrator.monitor.base import Component, push, to_ms
-from orchestrator.monitor.data import MonitorData, StoreReader
-from orchestrator.store import DONE, FAILED, RUNNING, STATUS_NAMES
+from orchestrator.monitor.data import StoreReader
+from orchestrator.store import (
+    DONE,
+    FAILED,
+    FINISHED,
+    PENDING,
+    RUNNING,
+    STATUS_NAMES,
+    Snapshot,
+    TrialState,
+)
 
 __all__ = ["RECENT_SECONDS", "WorkerTimeline", "timeline_data", "utilisation"]
 
 COLUMNS = ("worker", "left", "right", "arch", "trial", "status", "metric", "error", "colour")
-COLOURS = {DONE: "#2ca02c", FAILED: "#d62728", RUNNING: "#1f77b4"}
+COLOURS = {PENDING: "#7f7f7f", RUNNING: "#1f77b4", DONE: "#2ca02c", FAILED: "#d62728"}
 RECENT_SECONDS = 300.0
-_NAMES = np.array([STATUS_NAMES[i] for i in range(4)], object)
-_COLOURS = np.array(["#7f7f7f", COLOURS[RUNNING], COLOURS[DONE], COLOURS[FAILED]], object)
+_NAMES = np.array([STATUS_NAMES[state] for state in TrialState], object)  # indexed by code
+_COLOURS = np.array([COLOURS.get(state, COLOURS[PENDING]) for state in TrialState], object)
 
 
 def short_worker(name: str) -> str:
@@ -24,7 +33,7 @@ def short_worker(name: str) -> str:
     return name.split("://", 1)[-1]
 
 
-def timeline_data(data: MonitorData, statuses: tuple[int, ...]) -> dict[str, np.ndarray]:
+def timeline_data(data: Snapshot, statuses: tuple[int, ...]) -> dict[str, np.ndarray]:
     """Trials with the given statuses as intervals (seconds); running ones end at ``data.now``.
 
     Finished trials come ordered by end time so that new ones stream onto the end.
@@ -32,25 +41,24 @@ def timeline_data(data: MonitorData, statuses: tuple[int, ...]) -> dict[str, np.
     if not data.n:
         return {k: np.zeros(0, object if k in ("worker", "status", "error", "colour") else float)
                 for k in COLUMNS}
-    status = data.array("status")
-    a, t = np.nonzero(np.isin(status, statuses) & np.isfinite(data.array("started")))
-    left = data.array("started")[a, t]
-    right = np.where(status[a, t] == RUNNING, data.now, data.array("finished")[a, t])
+    status = data.status
+    a, t = np.nonzero(np.isin(status, statuses) & np.isfinite(data.started))
+    left = data.started[a, t]
+    right = np.where(status[a, t] == RUNNING, data.now, data.finished[a, t])
     order = np.lexsort((t, a, right)) if RUNNING not in statuses else np.lexsort((t, a))
     a, t, left, right = a[order], t[order], left[order], right[order]
     names = np.array([short_worker(w) for w in data.workers] + ["?"], object)
-    widx = data.array("worker")[a, t].astype(int)
+    widx = data.worker[a, t].astype(int)
     codes = status[a, t].astype(int)
     errors = np.full(len(a), "", object)
     for k in np.flatnonzero(codes == FAILED):
         errors[k] = first_line(data.error(int(a[k]), int(t[k])))
-    diverged = data.arrays.get("diverged_at")
-    if diverged is not None:
-        for k in np.flatnonzero((codes == DONE) & (diverged[a, t] >= 0)):
-            errors[k] = f"diverged at epoch {int(diverged[a[k], t[k]])}; kept its best epoch before"
+    diverged = data.diverged_at
+    for k in np.flatnonzero((codes == DONE) & (diverged[a, t] >= 0)):
+        errors[k] = f"diverged at epoch {int(diverged[a[k], t[k]])}; kept its best epoch before"
     return {"worker": names[np.where(widx >= 0, widx, -1)], "left": left, "right": right,
             "arch": a.astype(float), "trial": t.astype(float), "status": _NAMES[codes],
-            "metric": data.array("metric")[a, t], "error": errors, "colour": _COLOURS[codes]}
+            "metric": data.metric[a, t], "error": errors, "colour": _COLOURS[codes]}
 
 
 def first_line(text: str, limit: int = 200) -> str:
@@ -59,7 +67,7 @@ def first_line(text: str, limit: int = 200) -> str:
     return lines[0][:limit] if lines else ""
 
 
-def utilisation(data: MonitorData, since: float | None = None) -> float:
+def utilisation(data: Snapshot, since: float | None = None) -> float:
     """Busy trial-seconds over the capacity of each worker's own lifetime, from ``since`` on.
 
     A worker's lifetime runs from its first trial's start to its last trial's end (now while it
@@ -69,9 +77,9 @@ def utilisation(data: MonitorData, since: float | None = None) -> float:
     """
     if not data.n or not data.workers:
         return float("nan")
-    status, started, worker = data.array("status"), data.array("started"), data.array("worker")
-    ends = np.where(status == RUNNING, data.now, data.array("finished"))
-    ok = np.isfinite(started) & np.isfinite(ends) & (status >= RUNNING) & (worker >= 0)
+    status, started, worker = data.status, data.started, data.worker
+    ends = np.where(status == RUNNING, data.now, data.finished)
+    ok = np.isfinite(started) & np.isfinite(ends) & (status != PENDING) & (worker >= 0)
     if not ok.any():
         return float("nan")
     start_each, end_each, who = started[ok], ends[ok], worker[ok].astype(int)
@@ -101,7 +109,7 @@ class WorkerTimeline(Component):
 
     def __init__(self, reader: StoreReader):
         super().__init__(reader)
-        empty = _with_ms(timeline_data(MonitorData(""), ()))
+        empty = _with_ms(timeline_data(Snapshot.empty(), ()))
         self.source = ColumnDataSource(dict(empty))  # finished trials
         self.running = ColumnDataSource(dict(empty))
         self.y_range = FactorRange(factors=[])
@@ -121,8 +129,8 @@ class WorkerTimeline(Component):
         self.utilisation = (float("nan"), float("nan"))
         self.last_push = ""
 
-    def render(self, data: MonitorData) -> None:
-        finished = timeline_data(data, (DONE, FAILED))
+    def render(self, data: Snapshot) -> None:
+        finished = timeline_data(data, FINISHED)
         running = timeline_data(data, (RUNNING,))
         names = [short_worker(w) for w in data.workers]
         if "?" in set(finished["worker"]) | set(running["worker"]):

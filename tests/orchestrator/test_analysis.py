@@ -10,13 +10,17 @@ import numpy as np
 import pytest
 
 from orchestrator.analysis import failures, report, top_architectures
-from orchestrator.analysis.summary import completion_order, n_initial
 from orchestrator.cli import main
 from orchestrator.space import SearchSpace
-from orchestrator.store import read_store
+from orchestrator.store import Snapshot, read_store
 from tests.orchestrator.analysis_stores import SPACE, make_store
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def design(optimizer: dict) -> int:
+    """The initial-design size a view reports for an experiment with this optimiser."""
+    return Snapshot("mem", {"optimizer": optimizer}, [], np.zeros((0, 0), np.int8)).n_initial
 
 
 def test_text_report_lists_best_first_with_failures_and_their_errors(tmp_path, capsys):
@@ -50,9 +54,9 @@ def test_failures_and_completion_order_from_the_store(tmp_path):
     assert fail["n_failed"] == 2 and fail["n_trials"] == 18
     assert [(f["arch"], f["trial"]) for f in fail["trials"]] == [(0, 2), (4, 2)]
     assert fail["trials"][0]["error"] == "RuntimeError: diverged at epoch 0"
-    np.testing.assert_array_equal(completion_order(snap), np.arange(6))
-    assert n_initial(snap.experiment) == 10 and n_initial({"optimizer": {"name": "random"}}) == 0
-    assert n_initial({"optimizer": {"name": "gp"}}) == 10
+    np.testing.assert_array_equal(snap.completion_order(), np.arange(6))
+    assert snap.n_initial == 10 and design({"name": "random"}) == 0
+    assert design({"name": "gp"}) == 10 and design({"name": "lhs", "n_initial": 8}) == 8
 
 
 @pytest.mark.slow

@@ -37,7 +37,7 @@ def snapshot(space: SearchSpace, seed: int, n: int) -> Snapshot:
     arrays = {"params": rows, "status": np.full((n, 1), DONE, np.int8),
               "metric": rng.random((n, 1)), "n_params": np.full(n, -1),
               "stage": np.zeros(n, np.int8), "finished": np.ones((n, 1))}
-    return Snapshot("mem", {"space": space.to_dict()}, space.names, [], {}, 0.0, arrays)
+    return Snapshot("mem", {"space": space.to_dict()}, space.names, **arrays)
 
 
 def assert_inside(sub: SearchSpace, space: SearchSpace) -> None:

@@ -39,7 +39,7 @@ def snapshot(means, stds, sizes) -> Snapshot:
     arrays = {"params": np.zeros((n, 1)), "status": status, "metric": metric,
               "n_params": np.asarray(sizes, np.int64), "stage": np.zeros(n, np.int8),
               "finished": np.ones((n, 2))}
-    return Snapshot("mem", {"space": {"x": [0, 1]}}, ["x"], [], {}, 0.0, arrays)
+    return Snapshot("mem", {"space": {"x": [0, 1]}}, ["x"], **arrays)
 
 
 @settings(max_examples=100, deadline=None)
@@ -93,8 +93,8 @@ def test_a_single_surviving_trial_is_neither_best_nor_on_the_front_while_others_
               "n_params": np.array([10, 10]), "stage": np.zeros(2, np.int8),
               "finished": np.ones((2, 2))}
     exp = {"space": {"x": [0, 1]}, "trials": 2}
-    snap = Snapshot("mem", exp, ["x"], [], {}, 0.0, arrays)
+    snap = Snapshot("mem", exp, ["x"], **arrays)
     assert select_best(snap, "mean")["arch"] == 0
     assert [r["arch"] for r in pareto(snap)["front"]] == [0]
-    lenient = Snapshot("mem", {**exp, "min_ok": 1}, ["x"], [], {}, 0.0, arrays)
+    lenient = Snapshot("mem", {**exp, "min_ok": 1}, ["x"], **arrays)
     assert select_best(lenient, "mean")["arch"] == 1

@@ -124,7 +124,7 @@ def test_create_refuses_to_overwrite(tmp_path):
         make(tmp_path)
 
 
-FORMAT1 = Path(__file__).parent / "data" / "format1.zarr"  # written by the format-1 store code
+FORMAT1 = Path(__file__).parents[1] / "data" / "format1.zarr"  # written by the format-1 store code
 
 
 def test_format_1_store_is_read_as_before(tmp_path):

@@ -1,0 +1,229 @@
+"""The one read-only view of a store's committed rows, for the reports, analysis and monitor.
+
+``read_store`` reads it in one go; the monitor's ``StoreReader`` builds the same view
+incrementally. Neither ever writes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from orchestrator.failures import effective_min_ok
+from orchestrator.store.layout import (
+    ARRAY_NAMES,
+    DONE,
+    FAILED,
+    PENDING,
+    RUNNING,
+    STAGES,
+    array_layout,
+    diverged_rows,
+    errors_dict,
+    is_finished,
+    open_group,
+    read_texts,
+)
+
+__all__ = ["Snapshot", "mean_std", "rank", "read_attrs", "read_store", "store_ready"]
+
+# Optimisers whose first n_initial points are a space-filling design (defaults as in optimizers/).
+DESIGN_DEFAULTS = {"rbf": 10, "gp": 10}
+
+
+@dataclass(frozen=True, eq=False)
+class Snapshot:
+    """A read-only view of the committed rows of a store (numpy arrays, axis 0 = architectures).
+
+    ``status`` is always there; any other array is None where the read skipped it
+    (``read_store(path, arrays=...)``; the monitor reads no ``epoch_metric``, only ``curves``,
+    the per-epoch metric of running trials). Error texts are in ``errors`` keyed "arch/trial".
+    """
+
+    path: str
+    experiment: dict
+    param_names: list[str]
+    status: np.ndarray  # (A, T) TrialState codes
+    workers: list[str] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    created: float = math.nan
+    params: np.ndarray | None = None  # (A, P) values (categoricals: index)
+    stage: np.ndarray | None = None  # (A,) index into STAGES
+    n_params: np.ndarray | None = None  # (A,) model size, -1 unknown
+    metric: np.ndarray | None = None  # (A, T)
+    best_epoch: np.ndarray | None = None  # (A, T)
+    started: np.ndarray | None = None  # (A, T) unix seconds
+    finished: np.ndarray | None = None  # (A, T) unix seconds
+    worker: np.ndarray | None = None  # (A, T) index into workers, -1 none
+    epoch_metric: np.ndarray | None = None  # (A, T, E)
+    diverged_at: np.ndarray | None = None  # (A, T) epoch, -1 none
+    exists: bool = True  # False: no store there yet (the monitor waits for one)
+    curves: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    now: float = field(default_factory=time.time)  # when this view was read
+
+    @classmethod
+    def empty(cls, path: str = "", now: float | None = None) -> Snapshot:
+        """A view of no rows (every array present, with zero architectures): no store yet."""
+        arrays = {name: np.zeros((0, *(0 for _ in tail)), dtype)
+                  for name, (tail, dtype, _) in array_layout(0, 0, 0).items() if name != "error"}
+        return cls(str(path), {}, [], exists=False, now=time.time() if now is None else now,
+                   **arrays)
+
+    @property
+    def n(self) -> int:
+        """Number of committed architectures."""
+        return len(self.status)
+
+    @property
+    def trials(self) -> int:
+        return int(self.experiment.get("trials", 0))
+
+    @property
+    def epochs(self) -> int:
+        return int(self.experiment.get("epochs", 0))
+
+    @property
+    def budget(self) -> int:
+        return int(self.experiment.get("budget", 0))
+
+    @property
+    def n_initial(self) -> int:
+        """Size of the optimiser's initial design (0 for optimisers without one)."""
+        opt = self.experiment.get("optimizer") or {}
+        name = str(opt.get("name", "")).lower()
+        if name not in DESIGN_DEFAULTS and "n_initial" not in opt:
+            return 0
+        return int(opt.get("n_initial", DESIGN_DEFAULTS.get(name, 0)))
+
+    def select(self, mask: np.ndarray) -> Snapshot:
+        """The architectures where ``mask`` holds, renumbered (``errors`` keep store indices)."""
+        arrays = {f.name: getattr(self, f.name)[mask] for f in fields(self)
+                  if f.name in ARRAY_NAMES and getattr(self, f.name) is not None}
+        return replace(self, **arrays)
+
+    @cached_property
+    def _done(self) -> np.ndarray:
+        return np.all(is_finished(self.status), axis=1) if self.n else np.zeros(0, bool)
+
+    @cached_property
+    def _mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+        return mean_std(self.metric, self.status == DONE)
+
+    @cached_property
+    def _ranked(self) -> np.ndarray:
+        return rank(self.status, self.arch_mean_std()[0], effective_min_ok(self.experiment))
+
+    def arch_done(self) -> np.ndarray:
+        """Mask of architectures whose trials have all finished (done or failed)."""
+        return self._done
+
+    def arch_mean_std(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and sample std (ddof 1) of each architecture's successful trials.
+
+        NaN where none succeeded; std 0 where exactly one did (one trial shows no spread).
+        """
+        return self._mean_std
+
+    def arch_ok(self) -> np.ndarray:
+        """Number of successful trials per architecture."""
+        return np.sum(self.status == DONE, axis=1)
+
+    def ranked(self, min_ok: int | None = None) -> np.ndarray:
+        """Finished architectures with a successful trial, best first: those with at least
+        ``min_ok`` successes (default: the experiment's) by mean, then the others by mean."""
+        if not self.n:
+            return np.zeros(0, int)
+        if not min_ok:
+            return self._ranked
+        return rank(self.status, self.arch_mean_std()[0], min_ok)
+
+    def arch_finished_at(self) -> np.ndarray:
+        """When each architecture's last trial finished (NaN while any trial is unfinished)."""
+        if not self.n:
+            return np.zeros(0)
+        fin = np.where(np.isnan(self.finished), -np.inf, self.finished)
+        return np.where(self.arch_done(), fin.max(axis=1), np.nan)
+
+    def completion_order(self) -> np.ndarray:
+        """Finished architectures in the order they finished, as the driver told them (ties: by
+        index)."""
+        done = np.flatnonzero(self.arch_done())
+        return done[np.argsort(self.arch_finished_at()[done], kind="stable")]
+
+    def stage_names(self) -> np.ndarray:
+        """Each architecture's stage name."""
+        return np.asarray(STAGES, dtype=object)[self.stage.astype(int)] if self.n \
+            else np.zeros(0, object)
+
+    def error(self, a: int, t: int) -> str:
+        """The error text of trial t of architecture a ("" if none)."""
+        return self.errors.get(f"{a}/{t}", "")
+
+    def counts(self) -> dict[str, int]:
+        """Trial counts by state and architecture counts (done = every trial finished)."""
+        status = self.status
+        return {"trials_done": int(np.sum(status == DONE)),
+                "trials_running": int(np.sum(status == RUNNING)),
+                "trials_failed": int(np.sum(status == FAILED)),
+                "trials_pending": int(np.sum(status == PENDING)),
+                "archs": self.n, "archs_done": int(self.arch_done().sum()),
+                "archs_running": int(np.any(status == RUNNING, axis=1).sum()) if self.n else 0}
+
+
+def rank(status: np.ndarray, mean: np.ndarray, min_ok: int) -> np.ndarray:
+    """Finished architectures with a finite mean, best first: those with at least ``min_ok``
+    successful trials by mean, then the others by mean (ties: lower index first)."""
+    idx = np.flatnonzero(np.all(is_finished(status), axis=1) & np.isfinite(mean))
+    short = np.sum(status[idx] == DONE, axis=1) < min_ok
+    return idx[np.lexsort((idx, mean[idx], short))]
+
+
+def mean_std(metric: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise mean and sample std (ddof 1; 0 for one value; NaN for none) of ``metric[ok]``."""
+    count = ok.sum(axis=1)
+    values = np.where(ok, metric, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = values.sum(axis=1) / count
+        dev = np.where(ok, metric - mean[:, None], 0.0)
+        std = np.sqrt((dev**2).sum(axis=1) / np.maximum(count - 1, 1))
+    return mean, np.where(count > 0, std, np.nan)
+
+
+def read_attrs(path: str | Path) -> dict:
+    """The attributes of a results store, after checking it is one this ganhpo can read."""
+    return open_group(path, "r").attrs.asdict()
+
+
+def store_ready(path: str | Path) -> bool:
+    """True if ``path`` is a readable store, False if it is not there yet.
+
+    ResultsStore.create builds a store in a hidden sibling and renames it into place, so a
+    store being created is simply not there yet. Raises StoreError (with the reason and the fix)
+    for anything else: a file, a directory that is neither empty nor a Zarr group, a foreign
+    Zarr group, a store of a newer format.
+    """
+    path = Path(path)
+    if not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return False
+    open_group(path, "r")
+    return True
+
+
+def read_store(path: str | Path, arrays: tuple[str, ...] | None = None) -> Snapshot:
+    """Read the committed rows (all arrays, or just ``arrays``) of a store; never writes."""
+    group = open_group(path, "r")
+    attrs = group.attrs.asdict()
+    n = int(attrs.get("n_committed", 0))
+    trials = int(group["status"].shape[1])
+    workers, errors = read_texts(group, attrs, 0, n, trials)
+    data = {}
+    for name in {*(arrays or ARRAY_NAMES), "status"} - {"error"}:
+        data[name] = (diverged_rows(group, 0, n, trials) if name == "diverged_at"
+                      else group[name][:n])
+    return Snapshot(str(path), attrs["experiment"], list(attrs["param_names"]), workers=workers,
+                    errors=errors_dict(errors), created=float(attrs.get("created", 0.0)), **data)
