@@ -52,7 +52,7 @@ def _start_monitor(store: str, port: int) -> subprocess.Popen | None:
 def _preflight(args: argparse.Namespace):
     """Everything checked before any cluster starts: the file, the budget, the trial, the store."""
     from orchestrator.console import check_store_path
-    from orchestrator.driver import validate
+    from orchestrator.search import validate
 
     exp = load_experiment(args.experiment)
     if args.budget is not None:
@@ -86,8 +86,8 @@ def _start_cluster(args: argparse.Namespace, exp):
 def cmd_run(args: argparse.Namespace) -> int:
     from orchestrator.cluster import disconnect, wants_gpu_resources
     from orchestrator.console import Interrupted, quiet_dask, run_summary, stop_on_signals
-    from orchestrator.driver import SearchFailed, run
     from orchestrator.monitor import add_to_dask_dashboard
+    from orchestrator.search import SearchFailed, run
 
     exp, store = _preflight(args)
     if exp.resources is None and wants_gpu_resources(args, exp.cluster):

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import zarr
 
-from orchestrator.failures import effective_min_ok
+from orchestrator.experiment import STAGES, effective_min_ok
 
 FORMAT_VERSION = 2
 
@@ -53,7 +53,6 @@ def is_finished(status: np.ndarray) -> np.ndarray:
 PENDING, RUNNING, DONE, FAILED = (TrialState.PENDING, TrialState.RUNNING, TrialState.DONE,
                                   TrialState.FAILED)
 STATUS_NAMES = {state: state.name.lower() for state in TrialState}
-STAGES = ("broad", "focus")
 ROW_CHUNK = 128
 NAME_CHUNK = 256
 TEXT = np.dtypes.StringDType()

@@ -20,7 +20,7 @@ import re
 import numpy as np
 
 from orchestrator.analysis.summary import finished
-from orchestrator.failures import effective_min_ok
+from orchestrator.experiment import effective_min_ok
 from orchestrator.store import Snapshot
 
 __all__ = ["RULES", "RuleError", "non_dominated", "pareto", "select_best"]

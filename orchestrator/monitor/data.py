@@ -21,7 +21,7 @@ import zarr.api.asynchronous
 from zarr.core.sync import sync
 
 from orchestrator import store as _store
-from orchestrator.failures import effective_min_ok
+from orchestrator.experiment import effective_min_ok
 from orchestrator.store import DONE, FAILED, ROW_CHUNK, RUNNING, STAGES
 from orchestrator.store import check_store as validate_store
 

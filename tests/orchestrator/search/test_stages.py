@@ -12,10 +12,11 @@ import pytest
 import yaml
 from distributed import Client, LocalCluster
 
-from orchestrator.driver import run
-from orchestrator.experiment import Experiment, ExperimentError
+from orchestrator.analysis.focus import derive_focus_space
+from orchestrator.experiment import Experiment, ExperimentError, parse_stages
+from orchestrator.search import run
+from orchestrator.search.stages import stage_snapshot
 from orchestrator.space import SearchSpace
-from orchestrator.stages import derive_focus_space, parse_stages, stage_snapshot
 from orchestrator.store import DONE, read_store
 
 ROOT = Path(__file__).resolve().parents[2]
