@@ -23,7 +23,7 @@ from distributed import Client
 from orchestrator.analysis.focus import derive_focus_space
 from orchestrator.experiment import STAGES, Experiment, ExperimentError
 from orchestrator.search.loop import Search
-from orchestrator.search.setup import build_optimizer, client_for, store_path
+from orchestrator.search.setup import build_optimizer, client_for, open_store, store_path
 from orchestrator.space import SearchSpace
 from orchestrator.store import DONE, FAILED, ResultsStore, Snapshot, read_store
 
@@ -154,13 +154,14 @@ def _check_stages(exp: Experiment, stored: dict, path: str) -> list[dict]:
 
 
 def _open(exp: Experiment, path: str) -> ResultsStore:
-    if Path(path).exists():
-        store = ResultsStore.open(path)
-        exp.check_resumable(store.experiment, path)
-        stages = _check_stages(exp, store.experiment, path)
-        store.set_experiment({**exp.to_dict(), "stages": stages})
-        return store
-    return ResultsStore.create(path, exp.to_dict(), exp.space.names, exp.trials, exp.epochs)
+    """A new store, or the one resumed with the focus spaces it recorded."""
+    if not Path(path).exists():
+        return open_store(exp, path)
+    store = ResultsStore.open(path)
+    exp.check_resumable(store.experiment, path)
+    stages = _check_stages(exp, store.experiment, path)
+    store.set_experiment({**exp.to_dict(), "stages": stages})
+    return store
 
 
 def _stage_space(exp: Experiment, store: ResultsStore, i: int) -> SearchSpace:
