@@ -18,7 +18,7 @@ from orchestrator.search import execute_trial, run, trial_seed
 from orchestrator.store import DONE, FAILED, RUNNING, read_store
 
 SPACE = {f"x{i}": {"lower": 0, "upper": 50, "scale": 0.02} for i in range(6)}
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def experiment(**overrides) -> Experiment:

@@ -19,7 +19,7 @@ from orchestrator.search.stages import stage_snapshot
 from orchestrator.space import SearchSpace
 from orchestrator.store import DONE, read_store
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SPACE = {f"x{i}": {"lower": 0, "upper": 50, "scale": 0.02} for i in range(6)}
 
 
