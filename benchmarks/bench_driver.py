@@ -5,7 +5,7 @@
 Each run is SLOTS:MEAN_SECONDS:ARCHITECTURES, 5 trials per architecture, on one in-process
 worker with SLOTS threads. A trial sleeps MEAN x f(x0) x (1 +- 10 %), f spanning 10x over the
 space (mean 1 over uniform x0), in 5 epochs that each report to the driver. "ganhpo" is
-``orchestrator.driver.run``; "synchronous" is HYPPO's one-level baseline: ask SLOTS/5
+``orchestrator.search.run``; "synchronous" is HYPPO's one-level baseline: ask SLOTS/5
 architectures, wait for every trial, tell, repeat. Serial time is the sum of trial durations
 (computed, not run). Busy fraction = trial time / (slots x span); "to last start" counts only
 [first start, last start], the tail (last start to last end) is reported separately.
@@ -22,8 +22,8 @@ import time
 import numpy as np
 from distributed import Client, LocalCluster, wait
 
-from orchestrator.driver import build_optimizer, execute_trial, run, trial_seed
 from orchestrator.experiment import Experiment
+from orchestrator.search import build_optimizer, execute_trial, run, trial_seed
 from orchestrator.store import read_store
 
 TRIALS = 5

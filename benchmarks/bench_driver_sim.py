@@ -9,7 +9,7 @@ simulated clock (the loop's timeline, or the optimiser thread's, as in the drive
 durations (HYPPO broad shape as in bench_driver.py, 5 trials per architecture) and worker
 arrivals (a batch system starting from 0 workers: one worker per slot, arriving uniformly over
 ``--arrival`` seconds) are simulated. The in-flight policy is the driver's own
-(``orchestrator.slots``). Assumed, not measured: 5 ms from submission or a free slot to a
+(``orchestrator.search.slots``). Assumed, not measured: 5 ms from submission or a free slot to a
 trial's start and from its end to the driver, 0.3 ms of ``client.submit`` per trial, the
 loop's 50 ms wait when idle, and no GIL contention between the loop and the optimiser thread.
 
@@ -29,9 +29,10 @@ from collections import deque
 
 import numpy as np
 
-from orchestrator.driver import build_optimizer, flush_due
 from orchestrator.experiment import Experiment
-from orchestrator.slots import architectures_to_ask, queue_margin
+from orchestrator.search.loop import flush_due
+from orchestrator.search.setup import build_optimizer
+from orchestrator.search.slots import architectures_to_ask, queue_margin
 from orchestrator.store import DONE, ResultsStore
 
 TRIALS, EPOCHS = 5, 5

@@ -13,8 +13,8 @@ import sys
 from distributed import Client
 
 from orchestrator.cluster import make_cluster, wants_gpu_resources
-from orchestrator.driver import run
 from orchestrator.experiment import load_experiment
+from orchestrator.search import run
 
 
 def main(kind: str, site: str, experiment: str, jobs: str = "1") -> None:

@@ -16,8 +16,8 @@ from pathlib import Path
 from distributed import Client, LocalCluster
 
 from orchestrator.analysis import figures, report, select_best, sensitivity
-from orchestrator.driver import run
 from orchestrator.experiment import Experiment
+from orchestrator.search import run
 from orchestrator.store import read_store
 
 out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="ganhpo_"))

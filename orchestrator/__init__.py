@@ -1,10 +1,11 @@
-"""ganhpo's HPO engine: search spaces, ask/tell optimisers, the Dask driver and the results store.
+"""ganhpo's HPO engine: search spaces, ask/tell optimisers, the Dask search and the results store.
 
-Never imports Keras; trials are plain functions called by import path on Dask workers. ``run`` and
-``Result`` (the driver, which imports Dask) load on first use.
+Never imports Keras; trials are plain functions called by import path on Dask workers.
+``run`` and ``Result`` (``orchestrator.search``, which needs Dask) load on first use, so that
+``import orchestrator.space`` or ``orchestrator.optimizers`` stays light.
 """
 
-import importlib
+from typing import Any
 
 from orchestrator.experiment import Experiment, ExperimentError, load_experiment
 from orchestrator.optimizers import SpaceExhausted, make_optimizer
@@ -15,9 +16,12 @@ __all__ = ["Categorical", "Experiment", "ExperimentError", "Integer", "Lattice",
            "SearchSpace", "SpaceError", "SpaceExhausted", "load_experiment", "make_optimizer",
            "read_store", "run"]
 
+_LAZY = ("Result", "run")
 
-def __getattr__(name: str):
-    """``run`` and ``Result`` import the driver (and Dask) only when first asked for."""
-    if name in ("Result", "run"):
-        return getattr(importlib.import_module("orchestrator.driver"), name)
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import orchestrator.search
+
+        return getattr(orchestrator.search, name)
     raise AttributeError(f"module 'orchestrator' has no attribute {name!r}")

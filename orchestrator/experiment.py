@@ -6,18 +6,22 @@ import difflib
 import importlib
 import json
 import math
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import InitVar, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from orchestrator.optimizers import OPTIMIZERS
 from orchestrator.space import SearchSpace, SpaceError
 
-__all__ = ["Experiment", "ExperimentError", "load_experiment"]
+__all__ = ["STAGES", "Experiment", "ExperimentError", "effective_min_ok", "load_experiment",
+           "parse_stages"]
 
 # Fields that must match between a store and the experiment resuming it.
 RESUME_KEYS = ("trial", "model", "data", "fixed", "epochs", "trials", "space")
+STAGES = ("broad", "focus")  # a store's ``stage`` array holds an index into this
 
 
 class ExperimentError(ValueError):
@@ -50,17 +54,26 @@ class Experiment:
     stages: list | None = None
     deterministic: bool = False
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.space, SearchSpace):
-            self.space = SearchSpace(self.space)
-        if isinstance(self.optimizer, str):
-            self.optimizer = {"name": self.optimizer}
-        if self.stages:  # orchestrator/stages.py: epochs and budget follow from the stages
-            from orchestrator.stages import parse_stages
+    source: InitVar[str] = "experiment"  # where the definition came from, named in errors
 
-            self.stages = parse_stages(self.stages, "experiment")
+    def __post_init__(self, source: str) -> None:
+        """Check every field as a YAML file is checked; raise ExperimentError naming the fix."""
+        spec = {f.name: getattr(self, f.name) for f in fields(self)}
+        _check_types(spec, source)
+        self.optimizer, self.data, self.fixed = spec["optimizer"], spec["data"], spec["fixed"]
+        if self.stages:  # epochs and budget follow from the stages
+            self.stages = parse_stages(self.stages, source)
             self.epochs = max(s["epochs"] for s in self.stages)
             self.budget = sum(s["budget"] for s in self.stages)
+        if not isinstance(self.space, SearchSpace):
+            try:
+                self.space = SearchSpace(self.space or {})
+            except SpaceError as err:
+                raise ExperimentError(f"{source}: field 'space': {err}") from None
+        overlap = set(self.fixed) & set(self.space.names)
+        if overlap:
+            raise ExperimentError(f"{source}: field 'fixed': {sorted(overlap)} are also in 'space'; "
+                                  "keep each hyperparameter in one of them")
 
     def to_dict(self) -> dict:
         """A JSON-able description (stored in the results store's attributes)."""
@@ -70,7 +83,7 @@ class Experiment:
 
     @classmethod
     def from_dict(cls, spec: Any, source: str = "experiment") -> Experiment:
-        """Validate a plain mapping (e.g. parsed YAML); errors name ``source``, the field and the fix."""
+        """An experiment from a plain mapping (e.g. parsed YAML); errors name ``source``, the field and the fix."""
         if not isinstance(spec, dict):
             raise ExperimentError(f"{source}: expected a mapping of fields (space:, budget:, ...), "
                                   f"got {type(spec).__name__}")
@@ -83,25 +96,11 @@ class Experiment:
         if "space" not in spec:
             raise ExperimentError(f"{source}: field 'space' is missing; add e.g. "
                                   "space: {lr_gen: {lower: 1, upper: 200, scale: 5.0e-5}}")
-        _check_types(spec, source)
-        if spec.get("stages"):
-            from orchestrator.stages import parse_stages
-
-            stages = parse_stages(spec["stages"], source)
-            for key, derived in (("epochs", max(s["epochs"] for s in stages)),
-                                 ("budget", sum(s["budget"] for s in stages))):
-                if key in spec and spec[key] != derived:
-                    raise ExperimentError(f"{source}: field '{key}' is {spec[key]!r} but the stages "
-                                          f"make it {derived}; remove '{key}' and set it per stage")
-        try:
-            space = SearchSpace(spec["space"] or {})
-        except SpaceError as err:
-            raise ExperimentError(f"{source}: field 'space': {err}") from None
-        exp = cls(**{**spec, "space": space})
-        overlap = set(exp.fixed) & set(space.names)
-        if overlap:
-            raise ExperimentError(f"{source}: field 'fixed': {sorted(overlap)} are also in 'space'; "
-                                  "keep each hyperparameter in one of them")
+        exp = cls(**spec, source=source)
+        for key in ("epochs", "budget") if exp.stages else ():
+            if key in spec and spec[key] != getattr(exp, key):
+                raise ExperimentError(f"{source}: field '{key}' is {spec[key]!r} but the stages "
+                                      f"make it {getattr(exp, key)}; remove '{key}' and set it per stage")
         return exp
 
     def check_trial(self) -> None:
@@ -155,6 +154,9 @@ def _check_types(spec: dict, source: str) -> None:
     if not (isinstance(opt, dict) and isinstance(opt.get("name"), str)):
         raise ExperimentError(f"{source}: field 'optimizer' must name one, e.g. "
                               f"optimizer: {{name: rbf, n_initial: 10}}; got {opt!r}")
+    if opt["name"].lower() not in OPTIMIZERS:
+        raise ExperimentError(f"{source}: field 'optimizer': unknown optimizer {opt['name']!r}; "
+                              f"choose one of: {', '.join(sorted(OPTIMIZERS))}")
     spec["optimizer"] = opt
     trial = spec.get("trial", "models.trial:run_trial")
     if not (isinstance(trial, str) and trial.count(":") == 1):
@@ -163,7 +165,7 @@ def _check_types(spec: dict, source: str) -> None:
     if not isinstance(spec.get("deterministic", False), bool):
         raise ExperimentError(f"{source}: field 'deterministic' must be true or false, "
                               f"got {spec['deterministic']!r}")
-    if spec.get("stage", "broad") not in ("broad", "focus"):
+    if spec.get("stage", "broad") not in STAGES:
         raise ExperimentError(f"{source}: field 'stage' must be broad or focus, got {spec['stage']!r}")
 
 
@@ -189,6 +191,84 @@ def _is_int(value: Any) -> bool:
 
 
 _EXAMPLES = {"epochs": 20, "trials": 5, "budget": 100, "max_pending": 10}
+
+
+def effective_min_ok(experiment: Mapping) -> int:
+    """The experiment's ``min_ok``: as set, else 2 when it runs two or more trials, else 1."""
+    if experiment.get("min_ok"):
+        return int(experiment["min_ok"])
+    return 2 if int(experiment.get("trials", 1)) >= 2 else 1
+
+
+# ----- the ``stages:`` field (running them is orchestrator.search.stages) -------------------
+
+STAGE_KEYS = ("name", "epochs", "budget", "optimizer", "max_pending", "focus", "space")
+DEFAULT_FOCUS = {"eps": 2}
+
+
+def _positive_int(stage: dict, key: str, where: str) -> int:
+    value = stage.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ExperimentError(f"{where}: '{key}' must be a positive integer, got {value!r}; "
+                              f"e.g. {{name: broad, epochs: 20, budget: 100}}")
+    return value
+
+
+def _focus_rule(rule: Any, where: str) -> dict:
+    if not isinstance(rule, dict) or len(rule) != 1 or not ({"eps", "threshold"} & set(rule)):
+        raise ExperimentError(f"{where}: 'focus' must be {{eps: N}} (lattice steps around the broad "
+                              f"best) or {{threshold: T}} (ranges of broad architectures with mean "
+                              f"metric below T, or 'Q%' for the best Q %), got {rule!r}")
+    key, value = next(iter(rule.items()))
+    if key == "threshold" and isinstance(value, str) and value.strip().endswith("%"):
+        return {key: value.strip()}  # a quantile of the broad means, checked when derived
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or (key == "eps" and value < 0):
+        raise ExperimentError(f"{where}: focus '{key}' must be a finite number"
+                              f"{' >= 0' if key == 'eps' else ''}, got {value!r}")
+    return {key: value}
+
+
+def parse_stages(stages: Any, source: str = "experiment") -> list[dict]:
+    """Validate and normalise an experiment's ``stages`` list (broad first, then focus)."""
+    if not isinstance(stages, list) or not 1 <= len(stages) <= len(STAGES):
+        raise ExperimentError(f"{source}: field 'stages' must be a list of 1 or 2 stages, e.g. "
+                              "[{name: broad, epochs: 20, budget: 100}, "
+                              "{name: focus, epochs: 1000, budget: 70, focus: {eps: 2}}]")
+    out = []
+    for i, stage in enumerate(stages):
+        where = f"{source}: stages[{i}]"
+        if not isinstance(stage, dict):
+            raise ExperimentError(f"{where}: expected a mapping like {{name: broad, epochs: 20, "
+                                  f"budget: 100}}, got {stage!r}")
+        unknown = sorted(set(stage) - set(STAGE_KEYS))
+        if unknown:
+            raise ExperimentError(f"{where}: unknown key '{unknown[0]}'; known: {', '.join(STAGE_KEYS)}")
+        if stage.get("name") != STAGES[i]:
+            raise ExperimentError(f"{where}: 'name' must be {STAGES[i]!r} (stages run in the order "
+                                  f"{', '.join(STAGES)}), got {stage.get('name')!r}")
+        opt = stage.get("optimizer")
+        if isinstance(opt, str):
+            opt = {"name": opt}
+        if opt is not None and not (isinstance(opt, dict) and isinstance(opt.get("name"), str)):
+            raise ExperimentError(f"{where}: 'optimizer' must name one, e.g. {{name: rbf, n_initial: 5}}")
+        max_pending = stage.get("max_pending")
+        norm = {"name": stage["name"], "epochs": _positive_int(stage, "epochs", where),
+                "budget": _positive_int(stage, "budget", where), "optimizer": opt,
+                "max_pending": None if max_pending is None else _positive_int(stage, "max_pending", where),
+                "focus": None, "space": None}
+        if i > 0:
+            norm["focus"] = _focus_rule(stage.get("focus") or DEFAULT_FOCUS, where)
+        elif stage.get("focus") is not None:
+            raise ExperimentError(f"{where}: the broad stage searches the whole space; move 'focus' "
+                                  "to the focus stage")
+        if stage.get("space") is not None:
+            try:
+                norm["space"] = SearchSpace(stage["space"]).to_dict()
+            except SpaceError as err:
+                raise ExperimentError(f"{where}: 'space': {err}") from None
+        out.append(norm)
+    return out
 
 
 def load_experiment(path: str | Path) -> Experiment:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -34,8 +35,8 @@ def _fail(name: str, rule: str, got: str) -> SpaceError:
     return SpaceError(f"parameter '{name}': `{rule}` must hold, but got {got}")
 
 
-class Parameter:
-    """One dimension of a search space, mapped onto [0, 1]."""
+class Parameter(ABC):
+    """One dimension of a search space, mapped onto [0, 1]; subclasses encode, decode and describe."""
 
     kind: str = ""
     name: str = "?"
@@ -45,11 +46,13 @@ class Parameter:
         """Number of distinct values, or None for a continuous parameter."""
         return None
 
+    @abstractmethod
     def encode(self, value: Any) -> float:
-        raise NotImplementedError
+        """The value's position in [0, 1]."""
 
+    @abstractmethod
     def decode(self, u: float) -> Any:
-        raise NotImplementedError
+        """The value at position ``u`` of [0, 1]."""
 
     def level(self, value: Any) -> int | float:
         """A hashable identity for a value: its level index on a finite grid, else the value."""
@@ -72,10 +75,12 @@ class Parameter:
         return self._between(max(0.0, u - eps), min(1.0, u + eps))
 
     def _between(self, u_lo: float, u_hi: float) -> Parameter:
-        raise NotImplementedError
+        """The sub-range between two unit-cube positions (ordered types; categoricals override focus)."""
+        raise NotImplementedError(f"{type(self).__name__} has no sub-ranges")
 
+    @abstractmethod
     def to_dict(self) -> dict:
-        raise NotImplementedError
+        """The JSON-able description that ``parse_parameter`` reads back."""
 
 
 @dataclass(eq=True)

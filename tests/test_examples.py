@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.driver import build_optimizer
 from orchestrator.experiment import load_experiment
+from orchestrator.search import build_optimizer
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
 

@@ -128,7 +128,7 @@ def compare(exp: Experiment, methods: Sequence[str], repeats: int, out_dir: str 
     """Run every (method, repeat) search on one cluster, then write the figure and the tables."""
     from distributed import Client
 
-    from orchestrator.driver import run, validate
+    from orchestrator.search import run, validate
 
     if exp.stages:
         raise ExperimentError("compare: staged experiments are not supported; compare on a "

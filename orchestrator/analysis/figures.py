@@ -21,7 +21,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from orchestrator.analysis.pareto import non_dominated, objectives
-from orchestrator.analysis.summary import finished
 from orchestrator.space import Categorical, Lattice, Real, SearchSpace
 from orchestrator.store import STAGES, Snapshot
 
@@ -70,7 +69,7 @@ def threshold_of(snap: Snapshot, threshold: float | None = None) -> float:
     """The metric threshold for the 'good' subset: as given, else the 20 % quantile of means."""
     if threshold is not None:
         return float(threshold)
-    _, mean, _ = finished(snap)
+    _, mean, _ = snap.finished_means()
     return float(np.quantile(mean, GOOD_QUANTILE)) if len(mean) else np.nan
 
 
@@ -144,7 +143,7 @@ def mean_std(snap: Snapshot, colour_by: str | None = None) -> Figure:
         raise ValueError(f"colour_by {colour_by!r} is not a hyperparameter; use one of {space.names}")
     fig = new_figure(10, 8)
     ax = fig.subplots()
-    idx, mean, std = finished(snap)
+    idx, mean, std = snap.finished_means()
     ax.set_xlabel("mean metric over trials (lower is better)")
     ax.set_ylabel("std of the metric over trials")
     if not len(idx):
@@ -176,7 +175,7 @@ def marginals(snap: Snapshot, threshold: float | None = None, per_row: int = 3) 
     cols = min(per_row, space.dim)
     fig = new_figure(6 * cols, 7 * rows)
     grid = fig.add_gridspec(2 * rows, cols, height_ratios=[2, 1] * rows, hspace=0.35, wspace=0.3)
-    idx, mean, _ = finished(snap)
+    idx, mean, _ = snap.finished_means()
     every = np.arange(snap.n)
     good = mean <= cut
     for i, name in enumerate(space.names):

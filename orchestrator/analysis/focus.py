@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from orchestrator.analysis.pareto import select_best
-from orchestrator.analysis.summary import finished
 from orchestrator.space import Categorical, Lattice, Real, SearchSpace
 from orchestrator.store import Snapshot, read_store
 
@@ -31,7 +30,7 @@ def _snapshot(snap_or_path: Snapshot | str | Path) -> Snapshot:
 
 def parse_threshold(snap: Snapshot, threshold: float | str) -> float:
     """A metric threshold: a number as given, or ``"Q%"`` as that quantile of finished means."""
-    _, mean, _ = finished(snap)
+    _, mean, _ = snap.finished_means()
     text = str(threshold).strip()
     if text.endswith("%"):
         q = float(text[:-1])
@@ -108,7 +107,7 @@ def derive_focus_space(snap_or_path: Snapshot | str | Path, *, eps: float | None
         return _around_best(space, space.from_row(snap.params[best]), eps,
                             eps if real_eps is None else real_eps)
     cut = parse_threshold(snap, threshold)
-    idx, mean, _ = finished(snap)
+    idx, mean, _ = snap.finished_means()
     below = idx[mean <= cut]
     if not len(below):
         best = f"the best mean is {mean.min():.5g}" if len(mean) else "none has finished"

@@ -15,7 +15,6 @@ from orchestrator.analysis.sensitivity import sensitivity, top_interactions
 from orchestrator.analysis.summary import (
     data_file,
     failures,
-    finished,
     metric_name,
     top_architectures,
 )
@@ -54,7 +53,7 @@ def summarise(path: str, *, best_rule: str = "mean", threshold: float | None = N
               top: int = 10) -> dict:
     """The report's content as a JSON-able dict: best, top list, failures, importance, Pareto set."""
     snap = read_store(path)
-    idx, _, _ = finished(snap)
+    idx, _, _ = snap.finished_means()
     best = select_best(snap, best_rule) if len(idx) else None
     if best is not None:
         best["params"] = SearchSpace(snap.experiment["space"]).from_row(snap.params[best["arch"]])

@@ -19,8 +19,7 @@ import re
 
 import numpy as np
 
-from orchestrator.analysis.summary import finished
-from orchestrator.failures import effective_min_ok
+from orchestrator.experiment import effective_min_ok
 from orchestrator.store import Snapshot
 
 __all__ = ["RULES", "RuleError", "non_dominated", "pareto", "select_best"]
@@ -50,7 +49,7 @@ def objectives(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, list[str]]:
     Only architectures with at least ``min_ok`` successful trials take part while any has them:
     a single surviving trial has std 0 and would look perfectly reliable.
     """
-    idx, mean, std = finished(snap)
+    idx, mean, std = snap.finished_means()
     reliable = snap.arch_ok()[idx] >= effective_min_ok(snap.experiment) if len(idx) else idx > 0
     if reliable.any():
         idx, mean, std = idx[reliable], mean[reliable], std[reliable]

@@ -30,7 +30,6 @@ import warnings
 
 import numpy as np
 
-from orchestrator.analysis.summary import finished
 from orchestrator.space import SearchSpace
 from orchestrator.store import Snapshot
 
@@ -50,7 +49,7 @@ SURROGATE = ("Gaussian process (scikit-learn): constant x anisotropic Matern-5/2
 def unit_design(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Finished architectures as unit-cube rows, their mean metrics and the parameter names."""
     space = SearchSpace(snap.experiment["space"])
-    idx, mean, _ = finished(snap)
+    idx, mean, _ = snap.finished_means()
     x = np.array([space.encode(space.from_row(snap.params[a])) for a in idx]).reshape(-1, space.dim)
     return x, mean, space.names
 

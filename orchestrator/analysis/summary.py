@@ -9,7 +9,7 @@ import numpy as np
 from orchestrator.space import SearchSpace
 from orchestrator.store import DONE, FAILED, Snapshot, read_store
 
-__all__ = ["data_file", "failures", "finished", "metric_name", "report", "top_architectures"]
+__all__ = ["data_file", "failures", "metric_name", "report", "top_architectures"]
 
 # What each model family's trial returns as "metric" (models/ is not imported here).
 METRICS = {
@@ -21,15 +21,6 @@ METRICS = {
     "calo_wgan": "mean chi^2/ndf of the total-energy histograms over incident energies "
                  "(validation showers)",
 }
-
-
-def finished(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Indices of finished architectures with a finite mean, their means and stds."""
-    if not snap.n:
-        return np.zeros(0, int), np.zeros(0), np.zeros(0)
-    mean, std = snap.arch_mean_std()
-    idx = np.flatnonzero(snap.arch_done() & np.isfinite(mean))
-    return idx, mean[idx], std[idx]
 
 
 def top_architectures(snap: Snapshot, n: int = 10) -> list[dict]:
@@ -92,7 +83,7 @@ def report(path: str, top: int = 10, failures_shown: int = 5,
     snap = read_store(path)
     exp = snap.experiment
     space = SearchSpace(exp["space"])
-    idx, _, _ = finished(snap)
+    idx, _, _ = snap.finished_means()
     rows = top_architectures(snap, top)
     lines = [f"{path}: {exp.get('name')}: {int(snap.arch_done().sum())}/{exp['budget']} "
              f"architectures finished, {len(idx)} with a metric; "

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestrator.failures import common_errors
+from orchestrator.search.failures import common_errors
 from orchestrator.store import DONE, FAILED, StoreError, read_store
 
 __all__ = ["Interrupted", "check_store_path", "failure_lines", "quiet_dask",

@@ -33,8 +33,8 @@ def execute(args: argparse.Namespace) -> int:
     """Check, start the cluster, search, print the summary; 1 if no architecture succeeded."""
     from orchestrator.cli.console import Interrupted, quiet_dask, run_summary, stop_on_signals
     from orchestrator.cluster import disconnect, wants_gpu_resources
-    from orchestrator.driver import SearchFailed, run
     from orchestrator.monitor import add_to_dask_dashboard
+    from orchestrator.search import SearchFailed, run
 
     exp, store = _preflight(args)
     if exp.resources is None and wants_gpu_resources(args, exp.cluster):
@@ -79,8 +79,8 @@ def execute(args: argparse.Namespace) -> int:
 def _preflight(args: argparse.Namespace):
     """Everything checked before any cluster starts: the file, the budget, the trial, the store."""
     from orchestrator.cli.console import check_store_path
-    from orchestrator.driver import validate
     from orchestrator.experiment import ExperimentError, load_experiment
+    from orchestrator.search import validate
 
     exp = load_experiment(args.experiment)
     if args.budget is not None:

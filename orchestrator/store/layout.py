@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import zarr
 
+from orchestrator.experiment import STAGES
+
 __all__ = ["ARRAY_NAMES", "DONE", "FAILED", "FINISHED", "FORMAT_VERSION", "NAME_CHUNK", "PENDING",
            "ROW_CHUNK", "RUNNING", "STAGES", "STATUS_NAMES", "TEXT", "StoreError", "TrialState",
            "array_layout", "create_array", "create_names", "diverged_rows", "errors_dict", "is_finished",
@@ -49,7 +51,6 @@ PENDING, RUNNING, DONE, FAILED = (TrialState.PENDING, TrialState.RUNNING, TrialS
                                   TrialState.FAILED)
 FINISHED = tuple(state for state in TrialState if state.is_finished())
 STATUS_NAMES = {state: state.name.lower() for state in TrialState}
-STAGES = ("broad", "focus")
 ROW_CHUNK = 128
 NAME_CHUNK = 256
 TEXT = np.dtypes.StringDType()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from orchestrator.failures import effective_min_ok
+from orchestrator.experiment import effective_min_ok
 from orchestrator.store.layout import (
     ARRAY_NAMES,
     DONE,
@@ -128,6 +128,14 @@ class Snapshot:
         NaN where none succeeded; std 0 where exactly one did (one trial shows no spread).
         """
         return self._mean_std
+
+    def finished_means(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Indices of finished architectures with a finite mean, their means and stds."""
+        if not self.n:
+            return np.zeros(0, int), np.zeros(0), np.zeros(0)
+        mean, std = self.arch_mean_std()
+        idx = np.flatnonzero(self.arch_done() & np.isfinite(mean))
+        return idx, mean[idx], std[idx]
 
     def arch_ok(self) -> np.ndarray:
         """Number of successful trials per architecture."""

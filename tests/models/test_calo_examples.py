@@ -10,8 +10,8 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["calo3d_tiny", "calo_wgan_tiny"])
 def test_example_runs_end_to_end(name, tmp_path):
-    from orchestrator.driver import run
     from orchestrator.experiment import load_experiment
+    from orchestrator.search import run
 
     exp = load_experiment(ROOT / "examples" / f"{name}.yaml")
     result = run(exp, store=str(tmp_path / f"{name}.zarr"), workers=1)

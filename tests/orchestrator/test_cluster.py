@@ -300,8 +300,8 @@ def test_site_examples_render(name, tmp_path, monkeypatch):
 
 
 def test_local_gpus_one_pinned_worker_each_and_a_search_runs_on_them(monkeypatch, tmp_path):
-    from orchestrator.driver import run
     from orchestrator.experiment import Experiment
+    from orchestrator.search import run
     from orchestrator.store import DONE, read_store
 
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")

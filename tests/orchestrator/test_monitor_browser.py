@@ -30,7 +30,7 @@ EXPERIMENT = {
 RUN_SEARCH = """
 import json, sys
 from distributed import Client, LocalCluster
-from orchestrator.driver import run
+from orchestrator.search import run
 from orchestrator.experiment import Experiment
 from orchestrator.monitor import add_to_dask_dashboard
 exp = Experiment.from_dict(json.loads(sys.argv[1]))

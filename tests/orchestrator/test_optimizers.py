@@ -363,8 +363,8 @@ def test_rbf_restart_after_the_radius_collapses():
 
 
 def test_driver_passes_trials_to_the_gp_and_budget_to_the_rbf():
-    from orchestrator.driver import build_optimizer
     from orchestrator.experiment import Experiment
+    from orchestrator.search import build_optimizer
     space = {"x": {"lower": 0, "upper": 10, "scale": 0.1}}
     gp = build_optimizer(Experiment(space=space, trials=4, budget=30, optimizer={"name": "gp"}))
     assert gp.options["trials"] == 4 and "budget" not in gp.options

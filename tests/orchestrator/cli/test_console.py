@@ -16,7 +16,7 @@ import pytest
 from orchestrator.cli import main
 from orchestrator.cli import run as run_command
 from orchestrator.cli.console import check_store_path
-from orchestrator.failures import common_errors
+from orchestrator.search.failures import common_errors
 from orchestrator.store import DONE, StoreError, read_store
 from tests.orchestrator.cli.test_cli import small_experiment
 

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from orchestrator.driver import execute_trial, run, trial_seed
 from orchestrator.experiment import Experiment
+from orchestrator.search import execute_trial, run, trial_seed
 from orchestrator.store import DONE, FAILED, RUNNING, read_store
 
 SPACE = {f"x{i}": {"lower": 0, "upper": 50, "scale": 0.02} for i in range(6)}
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def experiment(**overrides) -> Experiment:
@@ -138,8 +138,8 @@ def test_worker_killed_mid_trial_is_retried(tmp_path):
 DRIVER_SCRIPT = textwrap.dedent("""
     import sys
     from distributed import Client, LocalCluster
-    from orchestrator.driver import run
-    from tests.orchestrator.test_driver import experiment
+    from orchestrator.search import run
+    from tests.orchestrator.search.test_loop import experiment
     if __name__ == "__main__":
         exp = experiment(epochs=3, trials=2, budget={budget}, max_pending=2,
                          data={{"epoch_seconds": 0.1}}, optimizer={{"name": "rbf", "n_initial": 4}})

@@ -5,7 +5,7 @@ import time
 import pytest
 from distributed import Client, LocalCluster
 
-from orchestrator.slots import (
+from orchestrator.search.slots import (
     SlotWatcher,
     adapt_maximum,
     architectures_to_ask,

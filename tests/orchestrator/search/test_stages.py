@@ -12,13 +12,14 @@ import pytest
 import yaml
 from distributed import Client, LocalCluster
 
-from orchestrator.driver import run
-from orchestrator.experiment import Experiment, ExperimentError
+from orchestrator.analysis.focus import derive_focus_space
+from orchestrator.experiment import Experiment, ExperimentError, parse_stages
+from orchestrator.search import run
+from orchestrator.search.stages import stage_snapshot
 from orchestrator.space import SearchSpace
-from orchestrator.stages import derive_focus_space, parse_stages, stage_snapshot
 from orchestrator.store import DONE, read_store
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SPACE = {f"x{i}": {"lower": 0, "upper": 50, "scale": 0.02} for i in range(6)}
 
 

@@ -1,6 +1,6 @@
 """Two-stage search into one store: a cheap broad stage, then a focus stage around what it found.
 
-An experiment with ``stages`` (see ``parse_stages``) runs each stage as its own ``Search`` on
+An experiment with ``stages`` (see ``orchestrator.experiment.parse_stages``) runs each stage as its own ``Search`` on
 the same store: the store's ``stage`` array marks each architecture, its epoch axis holds the
 largest stage's epochs, and every row is encoded in the experiment's (broad) space. The focus
 space is derived from the finished broad architectures once, recorded in the stored experiment
@@ -16,85 +16,20 @@ import math
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from distributed import Client
 
 from orchestrator.analysis.focus import derive_focus_space
-from orchestrator.experiment import Experiment, ExperimentError
-from orchestrator.space import SearchSpace, SpaceError
-from orchestrator.store import DONE, FAILED, STAGES, ResultsStore, Snapshot, read_store
+from orchestrator.experiment import STAGES, Experiment, ExperimentError
+from orchestrator.search.loop import Search
+from orchestrator.search.setup import build_optimizer, client_for, open_store, store_path
+from orchestrator.space import SearchSpace
+from orchestrator.store import DONE, FAILED, ResultsStore, Snapshot, read_store
 
-__all__ = ["StagedResult", "parse_stages", "run_stages", "stage_snapshot"]
+__all__ = ["StageSummary", "StagedResult", "run_stages", "stage_experiment", "stage_snapshot"]
 
 log = logging.getLogger("ganhpo")
-STAGE_KEYS = ("name", "epochs", "budget", "optimizer", "max_pending", "focus", "space")
-DEFAULT_FOCUS = {"eps": 2}
-
-
-def _positive_int(stage: dict, key: str, where: str) -> int:
-    value = stage.get(key)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ExperimentError(f"{where}: '{key}' must be a positive integer, got {value!r}; "
-                              f"e.g. {{name: broad, epochs: 20, budget: 100}}")
-    return value
-
-
-def _focus_rule(rule: Any, where: str) -> dict:
-    if not isinstance(rule, dict) or len(rule) != 1 or not ({"eps", "threshold"} & set(rule)):
-        raise ExperimentError(f"{where}: 'focus' must be {{eps: N}} (lattice steps around the broad "
-                              f"best) or {{threshold: T}} (ranges of broad architectures with mean "
-                              f"metric below T, or 'Q%' for the best Q %), got {rule!r}")
-    key, value = next(iter(rule.items()))
-    if key == "threshold" and isinstance(value, str) and value.strip().endswith("%"):
-        return {key: value.strip()}  # a quantile of the broad means, checked when derived
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or (key == "eps" and value < 0):
-        raise ExperimentError(f"{where}: focus '{key}' must be a finite number"
-                              f"{' >= 0' if key == 'eps' else ''}, got {value!r}")
-    return {key: value}
-
-
-def parse_stages(stages: Any, source: str = "experiment") -> list[dict]:
-    """Validate and normalise an experiment's ``stages`` list (broad first, then focus)."""
-    if not isinstance(stages, list) or not 1 <= len(stages) <= len(STAGES):
-        raise ExperimentError(f"{source}: field 'stages' must be a list of 1 or 2 stages, e.g. "
-                              "[{name: broad, epochs: 20, budget: 100}, "
-                              "{name: focus, epochs: 1000, budget: 70, focus: {eps: 2}}]")
-    out = []
-    for i, stage in enumerate(stages):
-        where = f"{source}: stages[{i}]"
-        if not isinstance(stage, dict):
-            raise ExperimentError(f"{where}: expected a mapping like {{name: broad, epochs: 20, "
-                                  f"budget: 100}}, got {stage!r}")
-        unknown = sorted(set(stage) - set(STAGE_KEYS))
-        if unknown:
-            raise ExperimentError(f"{where}: unknown key '{unknown[0]}'; known: {', '.join(STAGE_KEYS)}")
-        if stage.get("name") != STAGES[i]:
-            raise ExperimentError(f"{where}: 'name' must be {STAGES[i]!r} (stages run in the order "
-                                  f"{', '.join(STAGES)}), got {stage.get('name')!r}")
-        opt = stage.get("optimizer")
-        if isinstance(opt, str):
-            opt = {"name": opt}
-        if opt is not None and not (isinstance(opt, dict) and isinstance(opt.get("name"), str)):
-            raise ExperimentError(f"{where}: 'optimizer' must name one, e.g. {{name: rbf, n_initial: 5}}")
-        max_pending = stage.get("max_pending")
-        norm = {"name": stage["name"], "epochs": _positive_int(stage, "epochs", where),
-                "budget": _positive_int(stage, "budget", where), "optimizer": opt,
-                "max_pending": None if max_pending is None else _positive_int(stage, "max_pending", where),
-                "focus": None, "space": None}
-        if i > 0:
-            norm["focus"] = _focus_rule(stage.get("focus") or DEFAULT_FOCUS, where)
-        elif stage.get("focus") is not None:
-            raise ExperimentError(f"{where}: the broad stage searches the whole space; move 'focus' "
-                                  "to the focus stage")
-        if stage.get("space") is not None:
-            try:
-                norm["space"] = SearchSpace(stage["space"]).to_dict()
-            except SpaceError as err:
-                raise ExperimentError(f"{where}: 'space': {err}") from None
-        out.append(norm)
-    return out
 
 
 # ----- focus derivation ---------------------------------------------------------------------
@@ -219,13 +154,14 @@ def _check_stages(exp: Experiment, stored: dict, path: str) -> list[dict]:
 
 
 def _open(exp: Experiment, path: str) -> ResultsStore:
-    if Path(path).exists():
-        store = ResultsStore.open(path)
-        exp.check_resumable(store.experiment, path)
-        stages = _check_stages(exp, store.experiment, path)
-        store.set_experiment({**exp.to_dict(), "stages": stages})
-        return store
-    return ResultsStore.create(path, exp.to_dict(), exp.space.names, exp.trials, exp.epochs)
+    """A new store, or the one resumed with the focus spaces it recorded."""
+    if not Path(path).exists():
+        return open_store(exp, path)
+    store = ResultsStore.open(path)
+    exp.check_resumable(store.experiment, path)
+    stages = _check_stages(exp, store.experiment, path)
+    store.set_experiment({**exp.to_dict(), "stages": stages})
+    return store
 
 
 def _stage_space(exp: Experiment, store: ResultsStore, i: int) -> SearchSpace:
@@ -251,46 +187,34 @@ def _stage_done(store: ResultsStore, i: int, budget: int) -> bool:
     return int(mine.sum()) >= budget and bool(np.all(store.array("status")[mine] >= DONE))
 
 
-def run_stages(exp: Experiment, client: Any = None, *, store: str | None = None,
+def run_stages(exp: Experiment, client: Client | None = None, *, store: str | None = None,
                workers: int | None = None,
                progress: Callable[[int, int, float | None], None] | None = None) -> StagedResult:
     """Run (or resume) every stage of ``exp`` in order into one store."""
-    from distributed import Client
-
-    from orchestrator.driver import Search, build_optimizer
-
     started = time.time()
-    path = store or exp.store or f"runs/{exp.name}.zarr"
+    path = store_path(exp, store)
     if exp.budget != sum(s["budget"] for s in exp.stages):
         raise ExperimentError(f"{exp.name}: budget {exp.budget} was overridden, but a staged "
                               "experiment takes its budget from each stage; edit the stages instead")
     for stage in exp.stages:  # bad optimiser settings fail before any store exists
         build_optimizer(stage_experiment(exp, stage, exp.space))
     results = _open(exp, path)
-    own = client is None
-    if own:
-        from orchestrator.cluster import make_cluster
-
-        client = Client(make_cluster("local", workers=workers))
-    try:
-        offset = 0
-        for i, stage in enumerate(exp.stages):
-            space = _stage_space(exp, results, i)
-            sexp = stage_experiment(exp, stage, space)
-            if not _stage_done(results, i, stage["budget"]):
-                log.info("stage %s: %d architectures x %d epochs", stage["name"], stage["budget"],
-                         stage["epochs"])
-                opt = build_optimizer(dataclasses.replace(sexp, seed=exp.seed + i))
-                report = None if progress is None else (
-                    lambda n, _b, best, o=offset: progress(o + n, exp.budget, best))
-                Search(sexp, client, results, opt, report, row_space=exp.space).loop()
-            offset += int(np.sum(results.array("stage") == i))
-    finally:
-        results.flush()
-        if own:
-            cluster = client.cluster
-            client.close()
-            cluster.close()
+    with client_for(client, workers) as client:
+        try:
+            offset = 0
+            for i, stage in enumerate(exp.stages):
+                space = _stage_space(exp, results, i)
+                sexp = stage_experiment(exp, stage, space)
+                if not _stage_done(results, i, stage["budget"]):
+                    log.info("stage %s: %d architectures x %d epochs", stage["name"], stage["budget"],
+                             stage["epochs"])
+                    opt = build_optimizer(dataclasses.replace(sexp, seed=exp.seed + i))
+                    report = None if progress is None else (
+                        lambda n, _b, best, o=offset: progress(o + n, exp.budget, best))
+                    Search(sexp, client, results, opt, report, row_space=exp.space).loop()
+                offset += int(np.sum(results.array("stage") == i))
+        finally:
+            results.flush()
     snap = read_store(path)
     return StagedResult(path, tuple(_summarise(snap, exp, s["name"]) for s in exp.stages), snap.n,
                         int(np.sum(snap.status == FAILED)), time.time() - started)

@@ -1,7 +1,7 @@
 """The failure rules: what the optimiser is told for partly or wholly failed architectures, and
 when a search whose first architectures all fail stops early (fail fast).
 
-- An architecture with at least ``min_ok`` successful trials is told their mean and sample std.
+- An architecture with at least ``min_ok`` successful trials (``experiment.effective_min_ok``) is told their mean and sample std.
 - One with fewer (but some) is told their mean with a std that reflects the losses: the larger
   of its own std and the noise seen so far (the pooled within-architecture std of the
   architectures told so far, else the spread of all successful trials); never 0.
@@ -19,14 +19,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["FailFast", "TellRules", "common_errors", "effective_min_ok", "first_line"]
-
-
-def effective_min_ok(experiment: Mapping) -> int:
-    """The experiment's ``min_ok``: as set, else 2 when it runs two or more trials, else 1."""
-    if experiment.get("min_ok"):
-        return int(experiment["min_ok"])
-    return 2 if int(experiment.get("trials", 1)) >= 2 else 1
+__all__ = ["FailFast", "TellRules", "common_errors", "first_line"]
 
 
 class TellRules:

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from orchestrator.driver import best_of
 from orchestrator.experiment import Experiment
+from orchestrator.search.result import best_of
 from orchestrator.store import FAILED, ResultsStore
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from distributed import Client, LocalCluster
 
-from orchestrator.driver import Search, build_optimizer, run
 from orchestrator.experiment import Experiment
 from orchestrator.optimizers import OPTIMIZERS, RandomSearch
+from orchestrator.search import Search, build_optimizer, run
 from orchestrator.store import DONE, ResultsStore, read_store
 
 SPACE = {f"x{i}": {"lower": 0, "upper": 50, "scale": 0.02} for i in range(6)}
@@ -55,7 +55,7 @@ def test_slots_fill_within_two_seconds_of_workers_joining(tmp_path, processes, w
     exp = experiment(budget=workers * threads // 2 + 2, data={"epoch_seconds": 0.8})
     store = str(tmp_path / "s.zarr")
     # worker processes import the trial's modules before they register, as a warm batch job would
-    preload = {"preload": ["orchestrator.driver", "orchestrator.objectives"]} if processes else {}
+    preload = {"preload": ["orchestrator.search.trial", "orchestrator.objectives"]} if processes else {}
     with LocalCluster(n_workers=0, threads_per_worker=threads, processes=processes,
                       dashboard_address=":0", **preload) as cluster, Client(cluster) as client:
         thread, box = run_in_thread(exp, client, store)
@@ -83,12 +83,12 @@ def test_an_adaptive_cluster_is_given_work_for_its_maximum(tmp_path):
         search = Search(exp, client, ResultsStore.create(tmp_path / "s.zarr", exp.to_dict(),
                                                          exp.space.names, exp.trials, exp.epochs),
                         build_optimizer(exp))
-        search._watch_slots()
-        assert search.slots == 0 and search.wanted() == 1  # a fixed empty cluster: one queued
+        search.watch_slots()
+        assert search.slots.available == 0 and search.wanted() == 1  # a fixed empty cluster: one queued
         # as orchestrator.cluster.batch adapts: a worker per queued trial, up to the maximum
         cluster.adapt(minimum=0, maximum=6, interval="100ms", target_duration="10ms")
         assert search.wanted() == 4  # (6 slots + a margin of 2 trials) / 2 trials, before any worker
-        search._unwatch_slots()
+        search.slots.unwatch()
         search.opt.close()
         run(exp, client, store=str(tmp_path / "t.zarr"))
     snap = read_store(tmp_path / "t.zarr")

@@ -10,20 +10,20 @@ import pytest
 from distributed import Client, LocalCluster
 
 from orchestrator.analysis import top_architectures
-from orchestrator.driver import (
+from orchestrator.experiment import Experiment, ExperimentError
+from orchestrator.search import (
     Search,
     SearchFailed,
-    _open_store,
-    best_of,
     build_optimizer,
     execute_trial,
     run,
     trial_seed,
 )
-from orchestrator.experiment import Experiment, ExperimentError
-from orchestrator.failures import FailFast, TellRules, common_errors
+from orchestrator.search.failures import FailFast, TellRules, common_errors
+from orchestrator.search.result import best_of
+from orchestrator.search.setup import open_store
 from orchestrator.store import DONE, FAILED, PENDING, ResultsStore, read_store
-from tests.orchestrator.test_driver import experiment
+from tests.orchestrator.search.test_loop import experiment
 
 SQRT2 = math.sqrt(2.0)
 
@@ -168,7 +168,7 @@ def test_nan_oom_and_worker_death_in_one_architecture(tmp_path):
     with dask.config.set(config), LocalCluster(n_workers=2, threads_per_worker=1,
                                                dashboard_address=":0") as cluster, \
             Client(cluster) as client:
-        search = Search(exp, client, _open_store(exp, path), build_optimizer(exp))
+        search = Search(exp, client, open_store(exp, path), build_optimizer(exp))
         search.loop()
     snap = read_store(path)
     assert snap.status[0].tolist() == [FAILED, FAILED, FAILED, DONE], snap.errors

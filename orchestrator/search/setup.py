@@ -1,0 +1,81 @@
+"""Before a search runs: its optimiser, its data and store checked, the store opened, a cluster."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from distributed import Client
+
+from orchestrator.experiment import Experiment, ExperimentError
+from orchestrator.optimizers import OPTIMIZERS, Optimizer, make_optimizer
+from orchestrator.store import ResultsStore, read_attrs
+
+__all__ = ["build_optimizer", "check_data", "client_for", "open_store", "store_path", "validate"]
+
+
+def build_optimizer(exp: Experiment) -> Optimizer:
+    """The experiment's optimiser; budget (DYCORS) and trials per point (GP noise) go to those using them."""
+    options = dict(exp.optimizer)
+    name = options.pop("name")
+    accepted = OPTIMIZERS.get(name, Optimizer).defaults
+    for key, value in (("budget", exp.budget), ("trials", exp.trials)):
+        if key in accepted:
+            options.setdefault(key, value)
+    return make_optimizer(name, exp.space, seed=exp.seed, **options)
+
+
+def check_data(exp: Experiment) -> None:
+    """Call the trial module's optional ``check_data(model, data)``; its ValueError names the file."""
+    try:
+        module = importlib.import_module(exp.trial.partition(":")[0])
+    except ImportError:  # reported where the trial runs, as before
+        return
+    check = getattr(module, "check_data", None)
+    if callable(check):
+        try:
+            check(exp.model, exp.data)
+        except ValueError as err:
+            raise ExperimentError(f"field 'data': {err}") from None
+
+
+def validate(exp: Experiment, path: str) -> None:
+    """Fail on a bad optimiser, data file or incompatible store before any cluster starts."""
+    build_optimizer(exp)
+    check_data(exp)
+    if Path(path).exists():
+        exp.check_resumable(read_attrs(path)["experiment"], path)
+
+
+def store_path(exp: Experiment, store: str | None) -> str:
+    """Where the results go: ``store``, else the experiment's, else ``runs/<name>.zarr``."""
+    return store or exp.store or f"runs/{exp.name}.zarr"
+
+
+def open_store(exp: Experiment, path: str) -> ResultsStore:
+    """Create the store, or open one this experiment can resume (the experiment is recorded)."""
+    if Path(path).exists():
+        store = ResultsStore.open(path)
+        exp.check_resumable(store.experiment, path)
+        store.set_experiment(exp.to_dict())
+        return store
+    return ResultsStore.create(path, exp.to_dict(), exp.space.names, exp.trials, exp.epochs)
+
+
+@contextlib.contextmanager
+def client_for(client: Client | None, workers: int | None) -> Iterator[Client]:
+    """``client``, or a client of an embedded local cluster closed on exit."""
+    if client is not None:
+        yield client
+        return
+    from orchestrator.cluster import make_cluster
+
+    own = Client(make_cluster("local", workers=workers))
+    try:
+        yield own
+    finally:
+        cluster = own.cluster
+        own.close()
+        cluster.close()
