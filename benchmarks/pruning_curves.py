@@ -35,9 +35,11 @@ MLP_GRID = {"learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
 
 
 def grid(spec: dict[str, list]) -> list[dict]:
-    """Every combination of the grid's levels, in a fixed order."""
+    """Every combination of the grid's levels, in a fixed shuffled order (a prefix of the list,
+    what an interrupted run leaves, is a random sample of the grid)."""
     names = list(spec)
-    return [dict(zip(names, values, strict=True)) for values in itertools.product(*spec.values())]
+    combos = [dict(zip(names, v, strict=True)) for v in itertools.product(*spec.values())]
+    return [combos[i] for i in np.random.default_rng(0).permutation(len(combos))]
 
 
 def gan_curves(epochs: int, trials: int) -> tuple[list[dict], np.ndarray]:
