@@ -9,8 +9,8 @@ time, the full-length quality (cached mean over trials of each trial's best epoc
 architecture the search names best, its regret to the pool's best, and how often the pool's
 full-length best was proposed and pruned.
 
-    python benchmarks/bench_pruning.py --family mlp --seeds 20
-    python benchmarks/bench_pruning.py --cost            # 250k reports: per-report cost
+    PYTHONPATH=$PWD python benchmarks/bench_pruning.py --family mlp --seeds 20
+    PYTHONPATH=$PWD python benchmarks/bench_pruning.py --cost            # 250k reports: per-report cost
 """
 
 from __future__ import annotations
@@ -238,10 +238,11 @@ def table(rows: list[dict], family: str, curves_shape: tuple, slots: int) -> str
 
 
 def cost(n_arch: int = 5000, trials: int = 5, epochs: int = 10) -> str:
-    """Seconds per report for n_arch x trials x epochs reports, first vs last tenth of the run."""
+    """CPU seconds per report for n_arch x trials x epochs reports, first vs last tenth of the run
+    (process time: the shared box's load does not count)."""
     rng = np.random.default_rng(0)
     lines = [f"{n_arch} architectures x {trials} trials x {epochs} epochs = "
-             f"{n_arch * trials * epochs} reports", "", "| rule | total s | us/report (first 10%) | "
+             f"{n_arch * trials * epochs} reports", "", "| rule | total CPU s | us/report (first 10%) | "
              "us/report (last 10%) |", "|---|---|---|---|"]
     for rule in ("none", "median", "asha"):
         p = make_pruner(rule, epochs=epochs, trials=trials)
@@ -249,15 +250,15 @@ def cost(n_arch: int = 5000, trials: int = 5, epochs: int = 10) -> str:
         noise = rng.standard_normal((n_arch, trials, epochs)) * 0.2
         tenth = n_arch // 10
         times = []
-        start = time.perf_counter()
+        start = time.process_time()
         for a in range(n_arch):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             for e in range(epochs):
                 for t in range(trials):
                     p.report(a, t, e, level[a] + noise[a, t, e])
             p.finished(a)
-            times.append(time.perf_counter() - t0)
-        total = time.perf_counter() - start
+            times.append(time.process_time() - t0)
+        total = time.process_time() - start
         per = trials * epochs * 1e-6
         lines.append(f"| {rule} | {total:.2f} | {sum(times[:tenth]) / tenth / per:.1f} | "
                      f"{sum(times[-tenth:]) / tenth / per:.1f} |")

@@ -255,23 +255,28 @@ class Pruner(ABC):
             finite = [v for v in vals if v is not None and math.isfinite(v)]
             if not finite:
                 continue  # nothing measured at this rung: no information, no decision
-            decision = self._decide(arch, r, np.asarray(finite))
+            decision = self._decide(arch, r, finite)
             if decision is not None:
                 self._arch.pop(arch, None)
                 self._pruned[arch] = decision.epoch
                 return [decision]
         return []
 
-    def _decide(self, arch: Hashable, r: int, values: np.ndarray) -> Decision | None:
+    def _decide(self, arch: Hashable, r: int, values: list[float]) -> Decision | None:
         """Add ``arch`` to rung ``r``; a Decision if it is confidently outside the promotion set."""
         rung = self._rungs[r]
-        centre = float(np.median(values))
-        own = _MAD_SCALE * float(np.median(np.abs(values - centre))) if len(values) > 1 else 0.0
+        n = len(values)
+        centre = _median(values)
+        own = _MAD_SCALE * _median([abs(v - centre) for v in values]) if n > 1 else 0.0
         others = len(rung)
         floor = rung.noise_floor()
         if not self.include_self:
             threshold = rung.quantile(self._quantile())
-        rung.add(centre, float(np.std(values, ddof=1)) if len(values) > 1 else None)
+        if n > 1:
+            mean = sum(values) / n
+            rung.add(centre, math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)))
+        else:
+            rung.add(centre, None)
         if self.include_self:
             threshold = rung.quantile(self._quantile())
         if self._restoring or others < int(self.options.get("startup", 0)) or others == 0:
@@ -306,6 +311,13 @@ class Pruner(ABC):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < n:
             raise ValueError(f"pruner.report: {what}={value!r} must be an int in [0, {n}); "
                              f"{what}s count from 0")
+
+
+def _median(values: list[float]) -> float:
+    """The median of a short list (pure Python: numpy's call overhead dominates for T values)."""
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
 def _positive(what: str, value: Any) -> int:
