@@ -118,3 +118,29 @@ def test_pruned_value_is_the_worse_of_gap_penalty_and_full_length_quantile():
     assert pruned_value(2.0, float("inf"), []) == 2.0
     with pytest.raises(ValueError, match="pruned_value: rung_value=nan must be finite"):
         pruned_value(float("nan"), 1.0)
+
+
+def test_a_rerun_trial_starts_its_undecided_rungs_over():
+    p = make_pruner({"rule": "asha", "k": 0.0, "startup": 0}, epochs=9, trials=2)
+    for a, v in enumerate([1.0, 1.1, 1.2]):
+        for t in range(2):
+            p.report(a, t, 0, v)
+    p.report("x", 0, 0, 0.5)
+    p.report("x", 1, 0, 9.0)  # rung 0 decided on [0.5, 9.0]: median 4.75 -> stopped
+    assert p.is_pruned("x")
+    p.report("y", 0, 0, 0.1)  # trial 0 of y reports a good epoch 0, then is rerun (resume)
+    p.report("y", 0, 0, 5.0)
+    # judged on the rerun's 5.0 (median of [5.0, 0.5] = 2.75), not on best-so-far 0.1 (0.3)
+    assert p.report("y", 1, 0, 0.5)[0].value == 2.75
+
+
+def test_restore_keeps_ended_trials_out_of_the_judgement():
+    p = make_pruner({"rule": "asha", "k": 0.0, "startup": 0}, epochs=9, trials=3)
+    good = np.full((3, 9), np.nan)
+    good[:, 0] = 1.0
+    bad = np.full((3, 9), np.nan)
+    bad[:2, 0] = 5.0  # trial 2 failed before reporting anything
+    p.restore({"good": good, "bad": bad}, pruned={}, ended={"bad": [2]})
+    assert len(p._rungs[0]) == 2 and not p.is_pruned("bad")  # restore never decides
+    assert p.report("late", 0, 0, 6.0) == [] and p.report("late", 1, 0, 6.0) == []
+    assert p.trial_ended("late", 2)[0].arch == "late"
