@@ -93,7 +93,8 @@ class OptunaPolicy:
             pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=e, reduction_factor=3)
         self.study = optuna.create_study(sampler=sampler, pruner=pruner)
         self.levels = [sorted(set(params[:, j].tolist())) for j in range(params.shape[1])]
-        self.index = {tuple(row): i for i, row in enumerate(params.tolist())}
+        self.coords = np.array([[lv.index(v) for lv, v in zip(self.levels, row, strict=True)]
+                                for row in params.tolist()])
         self.budget, self.trials, self.steps, self.live = n, {}, {}, {}
 
     def propose(self) -> tuple[int, int] | None:
@@ -103,7 +104,9 @@ class OptunaPolicy:
         row = tuple(tr.suggest_categorical(f"p{j}", lv) for j, lv in enumerate(self.levels))
         self.trials[tr.number] = tr
         self.steps[tr.number], self.live[tr.number] = {}, self.T
-        return tr.number, self.index[row]
+        want = np.array([lv.index(v) for lv, v in zip(self.levels, row, strict=True)])
+        # a grid cut short (an interrupted curve run): the nearest architecture in level steps
+        return tr.number, int(np.argmin(np.abs(self.coords - want).sum(axis=1)))
 
     def report(self, job: int, trial: int, epoch: int, value: float) -> list[int]:
         seen = self.steps[job].setdefault(epoch, [])
