@@ -1,0 +1,127 @@
+"""Learning curves for the pruning benchmark (benchmarks/bench_pruning.py), made once and cached.
+
+Each family trains a fixed grid of N architectures, T trials each (seed = 1000 * arch + trial),
+for E epochs, and records every trial's per-epoch validation metric (lower is better):
+
+- ``gan``: the hadronization GAN through ``models.trial.run_trial`` at a tiny size (synthetic
+  clusters, 4,000 events, a few steps per epoch); metric: the mean 1-D Wasserstein distance.
+- ``mlp``: scikit-learn's MLPClassifier with ``partial_fit`` (one pass per epoch) on the digits
+  data set; metric: the validation log-loss.
+
+    nice -n 10 python benchmarks/pruning_curves.py mlp
+    nice -n 10 python benchmarks/pruning_curves.py gan
+
+writes benchmarks/results/curves_<family>.npz: ``curves`` (N, T, E) float64 (NaN after a
+divergence), ``params`` (N, P), ``names`` (P,), ``seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+GAN_GRID = {"lr_gen": [1e-4, 8e-4, 6.4e-3], "lr_disc": [1e-4, 6e-4, 3.6e-3],
+            "gen_layersize": [8, 32]}
+GAN_DATA = {"events": 4000, "validation": 1000, "seed": 0, "steps_per_epoch": 6}
+MLP_GRID = {"learning_rate_init": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2],
+            "alpha": [1e-5, 1e-3, 1e-1], "width": [4, 16, 64, 256]}
+
+
+def grid(spec: dict[str, list]) -> list[dict]:
+    """Every combination of the grid's levels, in a fixed shuffled order (a prefix of the list,
+    what an interrupted run leaves, is a random sample of the grid)."""
+    names = list(spec)
+    combos = [dict(zip(names, v, strict=True)) for v in itertools.product(*spec.values())]
+    return [combos[i] for i in np.random.default_rng(0).permutation(len(combos))]
+
+
+def gan_curves(epochs: int, trials: int) -> tuple[list[dict], np.ndarray]:
+    """Per-epoch metric of every hadronization GAN trial (NaN after a divergence); the file is
+    rewritten after each architecture, so an interrupted run leaves the finished ones."""
+    from models.trial import run_trial
+
+    archs = grid(GAN_GRID)
+    curves = np.full((len(archs), trials, epochs), np.nan)
+    for a, params in enumerate(archs):
+        for t in range(trials):
+            def report(epoch: int, values: dict, a: int = a, t: int = t) -> None:
+                curves[a, t, epoch] = values["metric"]
+
+            run_trial({**params, "batch_size": 128, "disc_layersize": 32}, model="hadronization",
+                      data=GAN_DATA, epochs=epochs, seed=1000 * a + t, report=report)
+        save("gan", archs[: a + 1], curves[: a + 1], 0.0)
+        print(f"gan arch {a + 1}/{len(archs)} {params}: final "
+              f"{np.nanmin(curves[a], axis=1).round(4).tolist()}", flush=True)
+    return archs, curves
+
+
+def mlp_curves(epochs: int, trials: int) -> tuple[list[dict], np.ndarray]:
+    """Per-epoch validation log-loss of MLPClassifier trained with partial_fit on digits."""
+    import warnings
+
+    from sklearn.datasets import load_digits
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import train_test_split
+    from sklearn.neural_network import MLPClassifier
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)  # one BLAS thread: 20x less CPU per epoch than threads fighting for 2 cores
+    x, y = load_digits(return_X_y=True)
+    x = x / 16.0
+    archs = grid(MLP_GRID)
+    curves = np.full((len(archs), trials, epochs), np.nan)
+    classes = np.unique(y)
+    for a, p in enumerate(archs):
+        for t in range(trials):
+            seed = 1000 * a + t
+            xtr, xva, ytr, yva = train_test_split(x, y, test_size=0.3, random_state=seed)
+            clf = MLPClassifier(hidden_layer_sizes=(int(p["width"]),), alpha=p["alpha"],
+                                learning_rate_init=p["learning_rate_init"], batch_size=64,
+                                random_state=seed)
+            for e in range(epochs):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    clf.partial_fit(xtr, ytr, classes=classes)
+                loss = log_loss(yva, clf.predict_proba(xva), labels=classes)
+                curves[a, t, e] = loss if math.isfinite(loss) else np.nan
+        if a % 12 == 11:
+            print(f"mlp arch {a + 1}/{len(archs)}", flush=True)
+    return archs, curves
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Make and cache the curves of one family."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("family", choices=["gan", "mlp"])
+    ap.add_argument("--epochs", type=int, default=None)
+    ap.add_argument("--trials", type=int, default=3)
+    args = ap.parse_args(argv)
+    start = time.perf_counter()
+    if args.family == "gan":
+        archs, curves = gan_curves(args.epochs or 12, args.trials)
+    else:
+        archs, curves = mlp_curves(args.epochs or 27, args.trials)
+    out = save(args.family, archs, curves, time.perf_counter() - start)
+    print(f"wrote {out}: {curves.shape} in {time.perf_counter() - start:.0f} s")
+
+
+def save(family: str, archs: list[dict], curves: np.ndarray, seconds: float) -> Path:
+    """Write benchmarks/results/curves_<family>.npz."""
+    names = list(archs[0])
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"curves_{family}.npz"
+    np.savez_compressed(out, curves=curves, names=np.array(names),
+                        params=np.array([[p[n] for n in names] for p in archs], float),
+                        seconds=seconds)
+    return out
+
+
+if __name__ == "__main__":
+    main()

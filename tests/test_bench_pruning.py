@@ -1,0 +1,33 @@
+"""The pruning benchmark's replay (benchmarks/bench_pruning.py) on synthetic curves with a clear answer."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import bench_pruning  # noqa: E402
+
+
+def _curves(n=30, trials=3, epochs=9):
+    rng = np.random.default_rng(0)
+    level = np.linspace(0, 1, n)[rng.permutation(n)]
+    curves = level[:, None, None] + 0.05 * rng.standard_normal((n, trials, epochs)) \
+        + np.exp(-np.arange(epochs) / 3)
+    curves[3, 1, 4:] = np.nan  # one trial diverges at epoch 4
+    return curves, np.array([[i % 6, i // 6] for i in range(n)], float)
+
+
+def test_replay_spends_every_epoch_unpruned_and_far_fewer_with_asha_same_best():
+    curves, params = _curves()
+    quality = bench_pruning.full_length(curves)
+    none = bench_pruning.simulate(bench_pruning.Ours("none", curves, seed=1), curves, slots=6)
+    asha = bench_pruning.simulate(bench_pruning.Ours("asha", curves, seed=1), curves, slots=6)
+    assert none["spent"] == curves.size - 5 + 1  # the diverged trial's NaN epoch is its last
+    assert none["named"] == asha["named"] == int(np.argmin(quality))
+    assert asha["spent"] < none["spent"] / 2 and asha["clock"] < none["clock"]
+    opt = bench_pruning.simulate(bench_pruning.OptunaPolicy("optuna-random+SHA", curves, params, 0),
+                                 curves, slots=6)
+    assert 0 < opt["spent"] < none["spent"] and opt["pruned_archs"]
