@@ -3,6 +3,8 @@
 Never imports Keras; trials are plain functions called by import path on Dask workers.
 """
 
+__version__ = "0.1.0"  # the package version (pyproject.toml reads it from here)
+
 from orchestrator.driver import Result, run
 from orchestrator.experiment import Experiment, ExperimentError, load_experiment
 from orchestrator.optimizers import SpaceExhausted, make_optimizer

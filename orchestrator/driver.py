@@ -26,6 +26,7 @@ import numpy as np
 from distributed import Client, Event, as_completed, get_worker
 
 from orchestrator.asker import OptimizerThread
+from orchestrator.cluster.preflight import check_environment, release_environment_check  # h-env
 from orchestrator.experiment import Experiment, ExperimentError
 from orchestrator.failures import FailFast, TellRules, common_errors, effective_min_ok
 from orchestrator.optimizers import OPTIMIZERS, Optimizer, SpaceExhausted, make_optimizer
@@ -403,6 +404,7 @@ class Search:
 
     def loop(self) -> None:
         """React to finished trials, finished asks, epoch reports and worker arrivals until done."""
+        check_environment(self.client, self.exp.trial)  # h-env: before any trial (issue 18)
         self.client.subscribe_topic(self.topic, lambda event: self.events.put(("epoch", event[1])))
         try:
             self._watch_slots()
@@ -437,6 +439,7 @@ class Search:
             self.store.flush()
             self.client.unsubscribe_topic(self.topic)
             self._unwatch_slots()
+            release_environment_check(self.client)  # h-env
 
     def _count_duration(self, result) -> None:
         if isinstance(result, dict) and "started" in result and "finished" in result:

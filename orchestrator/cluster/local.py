@@ -16,6 +16,16 @@ from distributed.system import MEMORY_LIMIT
 from .options import GPU_ENV, ClusterError
 
 log = logging.getLogger("ganhpo")
+# Start-up lines of TensorFlow's and XLA's C++ side (absl's "All log messages before
+# absl::InitializeLog()", oneDNN, CPU features) stay off the console; warnings and errors from
+# Python still show. Set for every worker (inherited from the nanny, exported by batch job
+# scripts) before any trial imports TensorFlow; a value set in the driver's environment wins.
+QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR"}
+
+
+def quiet_env() -> dict[str, str]:
+    """QUIET_ENV, with the values this process's environment already sets."""
+    return {key: os.environ.get(key, value) for key, value in QUIET_ENV.items()}
 
 
 def visible_gpus() -> list[str]:
@@ -59,7 +69,8 @@ def _local_cluster(*, workers: int | None = None, gpus_per_job: int | None = Non
     devices = _local_gpus(gpus_per_job, workers)
     n = len(devices) if devices else (workers or max(1, min(os.cpu_count() or 1, 4)))
     threads = str(max(1, (os.cpu_count() or 1) // n))
-    env = {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", **GPU_ENV}
+    env = {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", **GPU_ENV,
+           **quiet_env()}
     if devices is None:
         return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=env,
                             dashboard_address=dashboard_address, security=security, **options)
