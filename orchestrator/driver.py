@@ -549,8 +549,8 @@ def run(experiment: Experiment, client: Client | None = None, *, store: str | No
         search = Search(experiment, client, results, optimizer, progress)
         search.loop()
     finally:
-        if own:
-            cluster = client.cluster
-            client.close()
-            cluster.close()
+        if own:  # h-env: disconnect gives TensorFlow workers time to exit (no "still alive" lines)
+            from orchestrator.cluster import disconnect
+
+            disconnect(client)
     return best_of(path, experiment, started, search.tells)
