@@ -86,7 +86,7 @@ def _local_cluster(*, workers: int | None = None, gpus_per_job: int | None = Non
     return SpecCluster(workers=workers_spec, scheduler=scheduler, security=security, name="ganhpo-gpu")
 
 
-def close_workers(cluster: object, timeout: float = 30.0) -> None:
+def close_workers(cluster: object, timeout: float = 60.0) -> None:
     """Close a local cluster's worker processes, giving each ``timeout`` s to exit by itself.
 
     distributed allows 4 s before it kills a worker with a warning; a worker that has imported
