@@ -5,6 +5,8 @@ Never imports Keras; trials are plain functions called by import path on Dask wo
 ``import orchestrator.space`` or ``orchestrator.optimizers`` stays light.
 """
 
+__version__ = "0.1.0"  # the package version (pyproject.toml reads it from here)
+
 from typing import Any
 
 from orchestrator.experiment import Experiment, ExperimentError, load_experiment

@@ -17,6 +17,7 @@ import dask
 from distributed import Security
 
 from .backends import BACKENDS, EXAMPLES, Plan, _hms, _seconds
+from .local import quiet_env
 from .options import DASHBOARD, GPU_ENV, ClusterError, _load_jobqueue_config, listen_host
 
 log = logging.getLogger("ganhpo")
@@ -74,7 +75,8 @@ def _job_kwargs(p: Plan) -> dict:
     if p.gpus > 1:
         args += ["--preload-nanny", "orchestrator.cluster"]
     args += _lifetime_args(p.walltime)
-    prologue = [*p.config("job-script-prologue", []), *(f"export {k}={v}" for k, v in GPU_ENV.items())]
+    exports = [f"export {k}={v}" for k, v in (GPU_ENV | quiet_env()).items()]  # before TF starts
+    prologue = [*p.config("job-script-prologue", []), *exports]
     return {"cores": processes, "processes": processes, "memory": p.memory,
             "worker_extra_args": args, "job_script_prologue": prologue}
 

@@ -16,6 +16,16 @@ from distributed.system import MEMORY_LIMIT
 from .options import DASHBOARD, GPU_ENV, LOOPBACK, ClusterError, listen_host
 
 log = logging.getLogger("ganhpo")
+# Start-up lines of TensorFlow's and XLA's C++ side (absl's "All log messages before
+# absl::InitializeLog()", oneDNN, CPU features) stay off the console; warnings and errors from
+# Python still show. Set for every worker (inherited from the nanny, exported by batch job
+# scripts) before any trial imports TensorFlow; a value set in the driver's environment wins.
+QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR"}
+
+
+def quiet_env() -> dict[str, str]:
+    """QUIET_ENV, with the values this process's environment already sets."""
+    return {key: os.environ.get(key, value) for key, value in QUIET_ENV.items()}
 
 
 def visible_gpus() -> list[str]:
@@ -65,7 +75,8 @@ def _local_cluster(*, workers: int | None = None, gpus_per_job: int | None = Non
     devices = _local_gpus(gpus_per_job, workers)
     n = len(devices) if devices else (workers or max(1, min(os.cpu_count() or 1, 4)))
     threads = str(max(1, (os.cpu_count() or 1) // n))
-    env = {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", **GPU_ENV}
+    env = {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", **GPU_ENV,
+           **quiet_env()}
     if devices is None:
         return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, env=env,
                             dashboard_address=dashboard_address, security=security, **options)
@@ -82,7 +93,7 @@ def _local_cluster(*, workers: int | None = None, gpus_per_job: int | None = Non
     return SpecCluster(workers=workers_spec, scheduler=scheduler, security=security, name="ganhpo-gpu")
 
 
-def close_workers(cluster: object, timeout: float = 30.0) -> None:
+def close_workers(cluster: object, timeout: float = 60.0) -> None:
     """Close a local cluster's worker processes, giving each ``timeout`` s to exit by itself.
 
     distributed allows 4 s before it kills a worker with a warning; a worker that has imported

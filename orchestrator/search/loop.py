@@ -19,6 +19,7 @@ from functools import cached_property
 import numpy as np
 from distributed import Client, Event, as_completed
 
+from orchestrator.cluster.preflight import check_environment, release_environment_check
 from orchestrator.experiment import STAGES, Experiment, effective_min_ok
 from orchestrator.optimizers import Optimizer, SpaceExhausted
 from orchestrator.search.asker import OptimizerThread
@@ -213,6 +214,7 @@ class Search:
 
     def loop(self) -> None:
         """React to finished trials, finished asks, epoch reports and worker arrivals until done."""
+        check_environment(self.client, self.exp.trial)  # before any trial (issue 18)
         self.client.subscribe_topic(self.topic, lambda event: self.events.put(("epoch", event[1])))
         try:
             self.watch_slots()
@@ -247,6 +249,7 @@ class Search:
             self.store.flush()
             self.client.unsubscribe_topic(self.topic)
             self.slots.unwatch()
+            release_environment_check(self.client)
 
     def _count_duration(self, result) -> None:
         if isinstance(result, dict) and "started" in result and "finished" in result:

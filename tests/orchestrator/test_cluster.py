@@ -77,6 +77,13 @@ def test_slurm_job_script(site):
     assert_worker_command(lines[-1])
 
 
+def test_job_scripts_quiet_tensorflow_before_it_starts(site, monkeypatch):
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    lines = script("slurm", jobqueue_config=site).splitlines()
+    assert lines.index("export TF_CPP_MIN_LOG_LEVEL=2") < len(lines) - 1  # before `dask worker`
+    assert "export GRPC_VERBOSITY=ERROR" in lines
+
+
 def test_pbs_job_script(site):
     lines = script("pbs", jobqueue_config=site, queue="workq").splitlines()
     for line in ("#PBS -l select=1:ncpus=8:ngpus=2:mem=60GB", "#PBS -l walltime=02:00:00",
