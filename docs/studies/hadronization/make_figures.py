@@ -17,6 +17,16 @@ from orchestrator.store import read_store  # noqa: E402
 HERE = Path(__file__).parent
 
 
+def _save(fig, ax, name: str) -> None:
+    """Log y axis and legend, then the figure as HERE/name.png and .pdf."""
+    ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    for ext in ("png", "pdf"):
+        fig.savefig(HERE / f"{name}.{ext}", dpi=120)
+    plt.close(fig)
+
+
 def main(store: str) -> None:
     snap = read_store(store)
     mean, std = snap.arch_mean_std()
@@ -30,12 +40,7 @@ def main(store: str) -> None:
     ax.axvline((snap.stage == 0).sum() - 0.5, color="k", ls="--", lw=1)
     ax.set_xlabel("architecture (store order)")
     ax.set_ylabel("mean validation WD over 3 trials (+- std)")
-    ax.set_yscale("log")
-    ax.legend()
-    fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(HERE / f"metric_by_architecture.{ext}", dpi=120)
-    plt.close(fig)
+    _save(fig, ax, "metric_by_architecture")
 
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
     with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
@@ -50,12 +55,7 @@ def main(store: str) -> None:
                 label=f"best {'broad' if code == 0 else 'focus'} #{b}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation WD (mean over trials)")
-    ax.set_yscale("log")
-    ax.legend()
-    fig.tight_layout()
-    for ext in ("png", "pdf"):
-        fig.savefig(HERE / f"learning_curves.{ext}", dpi=120)
-    plt.close(fig)
+    _save(fig, ax, "learning_curves")
 
 
 if __name__ == "__main__":
