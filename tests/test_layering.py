@@ -127,3 +127,12 @@ def test_the_cli_parser_imports_no_dask_keras_or_models():
     code = PARSER.format(forbidden=("dask", "distributed", "keras", "tensorflow", "jax", "models"))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"build_parser imported {out.stdout.strip()}"
+
+
+@pytest.mark.parametrize("module", ["orchestrator.space", "orchestrator.optimizers", "orchestrator"])
+def test_the_core_imports_no_dask(module):
+    """The spaces, the optimisers and the package itself load without Dask (``run`` is lazy)."""
+    code = (f"import sys, {module}\n"
+            "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"import {module} loaded {out.stdout.strip()}"
