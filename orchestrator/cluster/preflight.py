@@ -120,7 +120,11 @@ def check_environment(client: Client, trial_path: str) -> None:
         raise EnvironmentProblem("environment check failed before any trial ran:\n  "
                                  + "\n  ".join(_report(rows)))
     client.subscribe_topic(TOPIC, _print_arrival)
-    client.register_plugin(ArrivalCheck(expected, [module]), name=PLUGIN)
+    try:
+        client.register_plugin(ArrivalCheck(expected, [module]), name=PLUGIN)
+    except Exception as err:  # noqa: BLE001 - a scheduler refusing plugins: check at start only
+        log.warning("ganhpo: workers that join later are not checked (%s: %s)",
+                    type(err).__name__, err)
 
 
 def release_environment_check(client: Client) -> None:

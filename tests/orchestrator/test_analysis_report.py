@@ -1,5 +1,6 @@
 """`ganhpo report -o DIR`: every figure on the page, each a real image, and the JSON summary."""
 
+import html
 import json
 from html.parser import HTMLParser
 
@@ -67,7 +68,7 @@ def test_report_page_has_every_figure_and_the_summary(tmp_path, capsys):
     assert set(summary["figures"]) == FIGURES
     page = (out / "index.html").read_text()
     assert "lower is better" in page and "RuntimeError: diverged at epoch" in page
-    assert "Data: <code>none (the trial generates" in page and summary["metric"] in page
+    assert "Data: <code>none (the trial generates" in page and html.escape(summary["metric"]) in page
     caveat = "40 architectures for 6 hyperparameters: fewer than 10 per hyperparameter"
     assert summary["importance"]["caveats"][0].startswith(caveat)
     assert f"<b>Caveat:</b> {caveat}" in page and f"CAVEAT: {caveat}" in printed
