@@ -476,26 +476,31 @@ def build_optimizer(exp: Experiment) -> Optimizer:
     return make_optimizer(name, exp.space, seed=exp.seed, **options)
 
 
-def check_data(exp: Experiment) -> None:
-    """Call the trial module's optional ``check_data(model, data)``; its ValueError names the file."""
+def check_data(exp: Experiment) -> str | None:
+    """Call the trial module's optional ``check_data(model, data)``; its ValueError names the file.
+    Returns its optional ``describe_data(model, data)`` line (the data split), else None."""
     try:
         module = importlib.import_module(exp.trial.partition(":")[0])
     except ImportError:  # reported where the trial runs, as before
-        return
+        return None
     check = getattr(module, "check_data", None)
-    if callable(check):
-        try:
+    describe = getattr(module, "describe_data", None)  # issue 16: the split, printed by `ganhpo run`
+    try:
+        if callable(check):
             check(exp.model, exp.data)
-        except ValueError as err:
-            raise ExperimentError(f"field 'data': {err}") from None
+        return describe(exp.model, exp.data) if callable(describe) else None  # issue 16
+    except ValueError as err:
+        raise ExperimentError(f"field 'data': {err}") from None
 
 
-def validate(exp: Experiment, path: str) -> None:
-    """Fail on a bad optimiser, data file or incompatible store before any cluster starts."""
+def validate(exp: Experiment, path: str) -> str | None:
+    """Fail on a bad optimiser, data file or incompatible store before any cluster starts;
+    returns the data split's description (``check_data``)."""
     build_optimizer(exp)
-    check_data(exp)
+    described = check_data(exp)  # issue 16
     if Path(path).exists():
         exp.check_resumable(check_store(path)["experiment"], path)
+    return described  # issue 16
 
 
 def _open_store(exp: Experiment, path: str) -> ResultsStore:
