@@ -267,7 +267,7 @@ def test_the_example_mapping_reads_what_data_make_writes(tmp_path):
     assert np.array_equal(table, generate_events(120, 2).astype(np.float32))
 
 
-def test_the_preflight_check_reads_no_events_and_knows_only_its_families(tmp_path):
+def test_the_preflight_check_reads_no_events_and_checks_the_split(tmp_path):
     path, _, _ = nano_file(tmp_path / "nano.root", n=20)
     with pytest.raises(ValueError, match=r"hadronization data file \S+nano.root: columns \['E'\]"):
         check_data("hadronization", {"path": str(path), "columns": {"E": "run"}})
@@ -276,7 +276,10 @@ def test_the_preflight_check_reads_no_events_and_knows_only_its_families(tmp_pat
     with pytest.raises(ValueError, match=r"nonfinite='keep'; use 'refuse' or 'drop'"):
         check_data("dimuon", {"path": str(path), "tree": "Events", "nonfinite": "keep"})
     assert check_data("dimuon", {"path": str(path), "tree": "Events", "columns": NANO}) is None
-    assert check_data("calo3d", {"path": str(tmp_path / "gone.h5")}) is None  # its loader checks
+    with pytest.raises(ValueError, match=r"calo3d data file \S+gone.h5: no such file"):
+        check_data("calo3d", {"path": str(tmp_path / "gone.h5")})
+    with pytest.raises(ValueError, match=r"data.validation=20 holds out 20 of the 20 events"):
+        check_data("dimuon", {"path": str(path), "tree": "Events", "columns": NANO, "validation": 20})
     assert check_data("dimuon", {"events": 100}) is None                      # synthetic data
 
 
