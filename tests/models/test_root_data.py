@@ -260,11 +260,11 @@ def test_hadronization_search_runs_on_a_root_file_with_its_own_branch_names(tmp_
 
 def test_the_example_mapping_reads_what_data_make_writes(tmp_path):
     spec = yaml.safe_load((ROOT / "examples" / "dimuon_root.yaml").read_text())
-    path = make_dataset("dimuon", tmp_path / spec["data"]["path"], 120, seed=2, progress=False)
+    path = make_dataset("dimuon", tmp_path / spec["data"]["path"], 6000, seed=2, progress=False)
     data = {**spec["data"], "path": str(path)}
     check_data("dimuon", data)
     table = load_dimuon(path, **file_options(dict(freeze(data))))
-    assert np.array_equal(table, generate_events(120, 2).astype(np.float32))
+    assert np.array_equal(table, generate_events(6000, 2).astype(np.float32))
 
 
 def test_the_preflight_check_reads_no_events_and_checks_the_split(tmp_path):
@@ -275,12 +275,15 @@ def test_the_preflight_check_reads_no_events_and_checks_the_split(tmp_path):
         check_data("dimuon", {"path": str(tmp_path / "gone.txt")})
     with pytest.raises(ValueError, match=r"nonfinite='keep'; use 'refuse' or 'drop'"):
         check_data("dimuon", {"path": str(path), "tree": "Events", "nonfinite": "keep"})
-    assert check_data("dimuon", {"path": str(path), "tree": "Events", "columns": NANO}) is None
+    assert check_data("dimuon", {"path": str(path), "tree": "Events", "columns": NANO,
+                                 "validation": 5}) is None
     with pytest.raises(ValueError, match=r"calo3d data file \S+gone.h5: no such file"):
         check_data("calo3d", {"path": str(tmp_path / "gone.h5")})
     with pytest.raises(ValueError, match=r"data.validation=20 holds out 20 of the 20 events"):
         check_data("dimuon", {"path": str(path), "tree": "Events", "columns": NANO, "validation": 20})
-    assert check_data("dimuon", {"events": 100}) is None                      # synthetic data
+    assert check_data("dimuon", {"events": 100, "validation": 20}) is None    # synthetic data
+    with pytest.raises(ValueError, match="leave 100 of the 10100 events for training"):
+        check_data("dimuon", {"events": 100})        # 5000 validation events by default
 
 
 def test_ganhpo_data_make_writes_root(tmp_path, capsys):
