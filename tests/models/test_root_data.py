@@ -225,7 +225,10 @@ def assert_search_finished(proc, tmp_path):
 def test_dimuon_search_runs_on_a_nanoaod_style_root_file(tmp_path):
     nano_file(tmp_path / "nano.root", n=600)
     data = {"path": "nano.root", "tree": "Events", "columns": NANO}
-    assert_search_finished(ganhpo_run(tmp_path, "dimuon", data, {"variant": "mlp"}), tmp_path)
+    proc = ganhpo_run(tmp_path, "dimuon", data, {"variant": "mlp"})
+    assert_search_finished(proc, tmp_path)
+    assert ("ganhpo: data: nano.root (TTree 'Events': 600 entries, before requiring two muons) -> "
+            "400 train / 100 validation / 100 test (test: default, = validation)") in proc.stdout
 
 
 def test_a_wrong_branch_stops_ganhpo_run_before_any_cluster_with_one_line(tmp_path, capsys,
