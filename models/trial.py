@@ -44,7 +44,9 @@ def _split(model: str, data: dict):
     if not data.get("path"):
         split = family_split(model, data)
         kind = "events" if model in DATA_CHECKS else "showers"
-        return split, f"synthetic {model} {kind} (seed {data.get('seed', 0)}): {split.events} generated"
+        empty = ", before dropping empty showers" if model == "calo3d" else ""
+        return split, (f"synthetic {model} {kind} (seed {data.get('seed', 0)}): {split.events} "
+                       f"generated{empty}")
     n, what = count_events(model, data)
     return family_split(model, data, n), f"{data['path']} ({what})"
 
