@@ -20,6 +20,7 @@ from keras import layers, ops
 
 from models.calo_metrics import sampling_fraction_mre, shape_mre
 from models.data.cache import cached
+from models.data.split import family_split
 from models.gan import AdversarialModel, minimize_step
 
 __all__ = ["DEFAULTS", "build_generator", "build_discriminator", "measured_angle", "total_energy",
@@ -221,11 +222,12 @@ class Calo3DTrainer:
         p = {**DEFAULTS, **params}
         d = _dataset(data)
         self.grid = tuple(d["ECAL"].shape[1:])
-        n_val = min(int(data.get("val_events", 500)), len(d["ECAL"]) // 5)
-        if n_val < 1:
+        if len(d["ECAL"]) < 5:
             raise ValueError(f"calo3d: only {len(d['ECAL'])} usable events; set data.events >= 10")
-        self.val = {k: v[-n_val:] for k, v in d.items()}
-        train = {k: v[:-n_val] for k, v in d.items()}
+        self.split = family_split("calo3d", data, len(d["ECAL"]))
+        parts = {k: self.split.parts(v) for k, v in d.items()}
+        train, self.val, self.test = ({k: v[i] for k, v in parts.items()} for i in range(3))
+        self.n_test, self.seed = self.split.test, int(seed)
         self.x = np.power(train["ECAL"], POWER)[..., None].astype(np.float32)
         self.y = np.stack([train["energy"] / 100.0, train["theta"],
                            train["ECAL"].reshape(len(self.x), -1).sum(axis=1)], axis=1).astype(np.float32)
@@ -264,18 +266,25 @@ class Calo3DTrainer:
         self.epoch += 1
         return {k: float(v) for k, v in logs.items()}
 
-    def generate(self, energy: np.ndarray, theta: np.ndarray, batch_size: int = 32) -> np.ndarray:
+    def generate(self, energy: np.ndarray, theta: np.ndarray, batch_size: int = 32,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
         """Showers (N, X, Y, Z) in stored units (GeV x 50) for the given conditions."""
         cond = np.stack([np.asarray(energy) / 100.0, theta], axis=1).astype(np.float32)
-        images = self.gan.generate(len(cond), cond, batch_size=batch_size)[..., 0]
+        images = self.gan.generate(len(cond), cond, batch_size=batch_size, rng=rng)[..., 0]
         return np.power(np.maximum(images, 0.0), 1.0 / POWER)
+
+    def _score(self, events: dict, rng=None) -> dict[str, float]:
+        fake = self.generate(events["energy"], events["theta"], rng=rng)
+        return {"metric": sampling_fraction_mre(events["ECAL"], fake, events["energy"]),
+                **shape_mre(events["ECAL"], fake)}
 
     def evaluate(self) -> dict[str, float]:
         """Sampling-fraction MRE over energy bins (the metric) and shower-shape MREs."""
-        fake = self.generate(self.val["energy"], self.val["theta"])
-        real = self.val["ECAL"]
-        return {"metric": sampling_fraction_mre(real, fake, self.val["energy"]),
-                **shape_mre(real, fake)}
+        return self._score(self.val)
+
+    def evaluate_test(self) -> dict[str, float]:
+        """The same scores on the held-out test showers, noise seeded by the trial seed."""
+        return self._score(self.test, np.random.default_rng([self.seed, 7357]))
 
 
 def make_trainer(params: dict, data: dict, seed: int) -> Calo3DTrainer:

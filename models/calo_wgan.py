@@ -17,6 +17,7 @@ from keras import layers
 from models.calo_metrics import chi2_ndf_total_energy, hlf_separation
 from models.data.cache import cached
 from models.data.calochallenge import DATASET1, ENERGIES_MEV, kinetic_energy
+from models.data.split import family_split
 from models.gan import WGANGP
 
 __all__ = ["DEFAULTS", "build_generator", "build_critic", "energy_label", "CaloWGANTrainer",
@@ -98,15 +99,18 @@ class CaloWGANTrainer:
         e_kin = kinetic_energy(d["incident_energies"][:, 0], self.particle)
         x = (d["showers"] / e_kin[:, None]).astype(np.float32)
         label = energy_label(e_kin, self.particle)
-        n_val = max(1, int(len(x) * float(data.get("val_fraction", 0.3))))
+        self.split = family_split("calo_wgan", data, len(x))
         order = np.random.default_rng(int(data.get("seed", 0))).permutation(len(x))
-        val, train = order[:n_val], order[n_val:]
+        train, val, test = self.split.parts(order, held_out_first=True)   # validation as before
         self.x, self.label = x[train], label[train]
         self.val_label, self.val_ekin = label[val], e_kin[val]
         self.val_showers = d["showers"][val]
         self.val_total = self.val_showers.sum(axis=1)
         self.binning = DATASET1[self.particle]
         self.val_incident = d["incident_energies"][val, 0]
+        self.test_idx, self.n_test, self.seed = test, len(test), int(seed)
+        self._labels, self._ekin, self._showers = label, e_kin, d["showers"]
+        self._incident = d["incident_energies"][:, 0]
         self.batch_size = int(p["batch_size"])
         self.steps = int(data.get("steps_per_epoch") or max(1, len(self.x) // self.batch_size))
         n_vox = x.shape[1]
@@ -129,18 +133,28 @@ class CaloWGANTrainer:
             logs = self.gan.train_on_batch(self.x[batch], self.label[batch], return_dict=True)
         return {k: float(v) for k, v in logs.items()}
 
-    def generate(self, label: np.ndarray, e_kin: np.ndarray) -> np.ndarray:
+    def generate(self, label: np.ndarray, e_kin: np.ndarray,
+                 rng: np.random.Generator | None = None) -> np.ndarray:
         """Showers in MeV for (N, 1) labels and their kinetic energies."""
-        return self.gan.generate(len(label), label, batch_size=4096) * np.ravel(e_kin)[:, None]
+        return self.gan.generate(len(label), label, batch_size=4096, rng=rng) * np.ravel(e_kin)[:, None]
+
+    def _score(self, label, e_kin, showers, incident, rng=None) -> dict[str, float]:
+        fake = self.generate(label, e_kin, rng)
+        scores = chi2_ndf_total_energy(showers.sum(axis=1), fake.sum(axis=1), incident)
+        if fake.shape[1] == self.binning.n_voxels:
+            scores["hlf_sep"] = hlf_separation(showers, fake, self.binning)["sep_mean"]
+        return {"metric": scores.pop("chi2_ndf"), **scores}
 
     def evaluate(self) -> dict[str, float]:
         """Mean over incident energies of chi^2/ndf (WW) of total energy (the metric), plus the
         mean separation power of the CaloChallenge high-level features (``hlf_sep``)."""
-        fake = self.generate(self.val_label, self.val_ekin)
-        scores = chi2_ndf_total_energy(self.val_total, fake.sum(axis=1), self.val_incident)
-        if fake.shape[1] == self.binning.n_voxels:
-            scores["hlf_sep"] = hlf_separation(self.val_showers, fake, self.binning)["sep_mean"]
-        return {"metric": scores.pop("chi2_ndf"), **scores}
+        return self._score(self.val_label, self.val_ekin, self.val_showers, self.val_incident)
+
+    def evaluate_test(self) -> dict[str, float]:
+        """The same scores on the held-out test showers, noise seeded by the trial seed."""
+        i = self.test_idx
+        return self._score(self._labels[i], self._ekin[i], self._showers[i], self._incident[i],
+                           np.random.default_rng([self.seed, 7357]))
 
 
 def make_trainer(params: dict, data: dict, seed: int) -> CaloWGANTrainer:

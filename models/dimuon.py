@@ -12,7 +12,8 @@ every layer (tunable).
 
 Features: (px, py, pz, E) of both muons ordered by pT (8), or 7 with ``data: {rotated: true}``,
 min-max scaled to [-1, 1]. ``data`` keys: ``path`` (text, .npy or .root) or ``events`` (default
-100000) with ``seed`` (default 0); ``validation`` (5000); ``rotated``; ``steps_per_epoch``;
+100000 training events) with ``seed`` (default 0); ``validation`` (5000); ``test`` (held out from
+training and epoch selection; default as models.data.split says); ``rotated``; ``steps_per_epoch``;
 for ROOT files ``tree``, ``columns``, ``cut``, ``nonfinite`` (models.data.dimuon.load_dimuon).
 """
 
@@ -24,13 +25,13 @@ from keras import layers, ops
 
 from models.data.cache import cached, file_options
 from models.data.dimuon import features, generate_events, load_dimuon
+from models.data.split import family_split
 from models.event_gan import (
     EventTrainer,
     MinMaxScaler,
     adam_pair,
     dense_stack,
     merge_params,
-    split,
 )
 from models.gan import GAN
 
@@ -99,19 +100,20 @@ def mass_loss(scaler: MinMaxScaler, target_mean: float, target_std: float, c1: f
 
 @cached
 def load_data(frozen: tuple) -> dict:
-    """Scaled train/validation features, the scaler and the training mass moments (cached)."""
+    """Scaled train/validation/test features, the scaler, the training mass moments, the ``Split``."""
     data = {**DATA_DEFAULTS, **dict(frozen)}
-    n_val = int(data["validation"])
     if data.get("path"):
         table = load_dimuon(data["path"], **file_options(data))
+        plan = family_split("dimuon", data, len(table))
     else:
-        table = generate_events(int(data["events"]) + n_val, int(data["seed"]))
-    x = features(table, rotated=bool(data["rotated"]))
-    train, val = split(x, n_val, "dimuon data")
+        plan = family_split("dimuon", data)
+        table = generate_events(plan.events, int(data["seed"]))
+    train, val, test = plan.parts(features(table, rotated=bool(data["rotated"])))
     scaler = MinMaxScaler.fit(train)
     m = ops.convert_to_numpy(dimuon_mass(train))
     return {"train": (scaler.transform(train), None), "validation": (scaler.transform(val), None),
-            "scaler": scaler, "mass": (float(np.mean(m)), float(np.std(m)))}
+            "test": (scaler.transform(test), None), "scaler": scaler,
+            "mass": (float(np.mean(m)), float(np.std(m))), "split": plan}
 
 
 def make_gan(params: dict, seed: int, n_features: int = 8, mass_term=None) -> GAN:
@@ -138,6 +140,6 @@ def make_trainer(params: dict, data: dict, seed: int) -> EventTrainer:
     term = (mass_loss(d["scaler"], *d["mass"], float(p["c1"]), float(p["c2"]))
             if p["variant"] == "dygan" else None)
     trainer = EventTrainer(make_gan(p, seed, n_features, term), d["train"], d["validation"],
-                           int(p["batch_size"]), data.get("steps_per_epoch"))
+                           int(p["batch_size"]), data.get("steps_per_epoch"), d["test"], seed)
     trainer.scaler = d["scaler"]
     return trainer

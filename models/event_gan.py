@@ -64,14 +64,17 @@ def adam_pair(p: dict) -> tuple[keras.optimizers.Optimizer, keras.optimizers.Opt
 
 
 class EventTrainer:
-    """The trial.py Trainer: one epoch of ``fit`` per ``train_epoch``; WD on validation per ``evaluate``."""
+    """The trial.py Trainer: one epoch of ``fit`` per ``train_epoch``; WD on validation per
+    ``evaluate``, on the held-out test events per ``evaluate_test`` (``n_test`` of them)."""
 
     def __init__(self, gan: GAN, train: tuple, validation: tuple, batch_size: int,
-                 steps_per_epoch: int | None = None):
+                 steps_per_epoch: int | None = None, test: tuple | None = None, seed: int = 0):
         self.gan = gan
         self.generator = gan.generator
         self.x, self.cond = train
         self.val_x, self.val_cond = validation
+        self.test_x, self.test_cond = test if test is not None else (self.val_x[:0], None)
+        self.n_test, self.seed = len(self.test_x), int(seed)
         self.batch_size = max(1, min(int(batch_size), len(self.x)))
         full = -(-len(self.x) // self.batch_size)  # more steps than batches makes Keras warn
         self.steps_per_epoch = None if steps_per_epoch is None else min(int(steps_per_epoch), full)
@@ -87,17 +90,24 @@ class EventTrainer:
         """Generated samples for every validation event (scaled space)."""
         return self.gan.generate(len(self.val_x), self.val_cond)
 
-    def evaluate(self) -> dict[str, float]:
-        """Mean per-column 1-D Wasserstein distance, validation vs generated (scaled space)."""
-        fake = self.generate_validation()
+    def generate_test(self) -> np.ndarray:
+        """Generated samples for every test event (scaled space), noise from ``test_rng()``."""
+        return self.gan.generate(self.n_test, self.test_cond, rng=self.test_rng())
+
+    def test_rng(self) -> np.random.Generator:
+        """The test evaluation's own noise source, fixed by the trial seed (reproducible)."""
+        return np.random.default_rng([self.seed, 7357])
+
+    @staticmethod
+    def _score(real: np.ndarray, fake: np.ndarray) -> dict[str, float]:
         if not np.all(np.isfinite(fake)):
             return {"metric": float("nan")}
-        return {"metric": wasserstein_mean(self.val_x, fake)}
+        return {"metric": wasserstein_mean(real, fake)}
 
+    def evaluate(self) -> dict[str, float]:
+        """Mean per-column 1-D Wasserstein distance, validation vs generated (scaled space)."""
+        return self._score(self.val_x, self.generate_validation())
 
-def split(x: np.ndarray, n_val: int, what: str) -> tuple[np.ndarray, np.ndarray]:
-    """Training rows and the last ``n_val`` rows for validation."""
-    if not 0 < n_val < len(x):
-        raise ValueError(f"{what}: validation={n_val} must be between 1 and {len(x) - 1} "
-                         f"(the file has {len(x)} events)")
-    return x[:-n_val], x[-n_val:]
+    def evaluate_test(self) -> dict[str, float]:
+        """The same metric on the test events (call with the chosen epoch's generator weights)."""
+        return self._score(self.test_x, self.generate_test())

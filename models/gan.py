@@ -104,12 +104,14 @@ class AdversarialModel(keras.Model):
 
     # -- inference -----------------------------------------------------------------------
     def generate(self, n: int, condition: np.ndarray | None = None,
-                 batch_size: int = 8192) -> np.ndarray:
-        """n generated samples as numpy (inference mode), in chunks; reproducible per model seed."""
+                 batch_size: int = 8192, rng: np.random.Generator | None = None) -> np.ndarray:
+        """n generated samples as numpy (inference mode), in chunks; reproducible per model seed
+        (or per ``rng``, a numpy Generator drawing the noise instead of the model's own)."""
         out = []
+        rng = self._numpy_rng if rng is None else rng
         for start in range(0, n, batch_size):
             m = min(batch_size, n - start)
-            z = self._numpy_rng.normal(self.noise_mean, self.noise_std,
+            z = rng.normal(self.noise_mean, self.noise_std,
                                        (m, self.noise_dim)).astype("float32")
             inputs = [z, condition[start:start + m].astype("float32")] if self.conditional else z
             out.append(ops.convert_to_numpy(self.generator(inputs, training=False)))

@@ -6,8 +6,9 @@ Dense(D) -> BN -> LeakyReLU -> Dense(1, sigmoid); BCE, two Adams. The condition 
 generator only. Inputs and outputs are min-max scaled to [-1, 1]; ``Trainer.scalers`` maps back.
 
 ``data`` keys: ``path`` (a converter npz or a .root file) or ``events`` (synthetic, default
-100000) with ``seed`` (dataset seed, default 0); ``validation`` (default 5000); ``steps_per_epoch``
-(cap); for ROOT files ``tree``, ``columns``, ``cut``, ``nonfinite`` (load_hadronization).
+100000 training events) with ``seed`` (dataset seed, default 0); ``validation`` (default 5000);
+``test`` (held-out events never trained on nor used to pick the epoch; default: the validation
+size where the data allow, see models.data.split); ``steps_per_epoch`` (cap); for ROOT files ``tree``, ``columns``, ``cut``, ``nonfinite`` (load_hadronization).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from keras import layers
 
 from models.data.cache import cached, file_options
 from models.data.hadronization import generate_clusters, load_hadronization
+from models.data.split import family_split
 from models.event_gan import (
     EventTrainer,
     MinMaxScaler,
     adam_pair,
     dense_stack,
     merge_params,
-    split,
 )
 from models.gan import GAN
 
@@ -58,19 +59,20 @@ def build_discriminator(layersize: int, negative_slope: float = 0.3) -> keras.Mo
 
 @cached
 def load_data(frozen: tuple) -> dict:
-    """Scaled train/validation arrays and the fitted scalers for a data dict (cached per process)."""
+    """Scaled train/validation/test arrays, the fitted scalers and the ``Split`` (cached per process)."""
     data = {**DATA_DEFAULTS, **dict(frozen)}
-    n_val = int(data["validation"])
     if data.get("path"):
         arrays = load_hadronization(data["path"], **file_options(data))
+        plan = family_split("hadronization", data, len(arrays["out_truth"]))
     else:
-        arrays = generate_clusters(int(data["events"]) + n_val, int(data["seed"]))
-    cond_train, cond_val = split(np.asarray(arrays["input_4vec"], np.float64), n_val, "hadronization data")
-    out_train, out_val = split(np.asarray(arrays["out_truth"], np.float64), n_val, "hadronization data")
-    cond_scaler, out_scaler = MinMaxScaler.fit(cond_train), MinMaxScaler.fit(out_train)
-    return {"train": (out_scaler.transform(out_train), cond_scaler.transform(cond_train)),
-            "validation": (out_scaler.transform(out_val), cond_scaler.transform(cond_val)),
-            "scalers": (cond_scaler, out_scaler)}
+        plan = family_split("hadronization", data)
+        arrays = generate_clusters(plan.events, int(data["seed"]))
+    cond = plan.parts(np.asarray(arrays["input_4vec"], np.float64))
+    out = plan.parts(np.asarray(arrays["out_truth"], np.float64))
+    cond_scaler, out_scaler = MinMaxScaler.fit(cond[0]), MinMaxScaler.fit(out[0])  # training rows only
+    scaled = [(out_scaler.transform(o), cond_scaler.transform(c)) for o, c in zip(out, cond, strict=True)]
+    return {"train": scaled[0], "validation": scaled[1], "test": scaled[2],
+            "scalers": (cond_scaler, out_scaler), "split": plan}
 
 
 def make_gan(params: dict, seed: int) -> GAN:
@@ -89,6 +91,6 @@ def make_trainer(params: dict, data: dict, seed: int) -> EventTrainer:
     p = merge_params(params, DEFAULTS, "hadronization")
     d = load_data(data)  # the cache key ignores training-only keys such as steps_per_epoch
     trainer = EventTrainer(make_gan(p, seed), d["train"], d["validation"], int(p["batch_size"]),
-                           data.get("steps_per_epoch"))
+                           data.get("steps_per_epoch"), d["test"], seed)
     trainer.scalers = d["scalers"]
     return trainer

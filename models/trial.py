@@ -4,8 +4,11 @@ Contract (DESIGN.md): ``run_trial(params, *, model, data, epochs, seed, report) 
 Each model family is a module with ``make_trainer(params, data, seed) -> Trainer`` where a
 Trainer has ``n_params`` (int), ``generator`` (keras.Model), ``train_epoch() -> dict`` of losses,
 ``evaluate() -> dict`` with at least ``"metric"`` (lower is better), and optionally
-``selection_window`` (int: pick the best epoch among the last N only, as the 3DGAN paper does).
-``check_data(model, data)`` is the optional pre-flight the driver calls before any cluster starts.
+``selection_window`` (int: pick the best epoch among the last N only, as the 3DGAN paper does)
+and ``n_test`` with ``evaluate_test() -> dict`` (the same scores on held-out test events; the
+split is models.data.split's). ``check_data(model, data)`` and ``describe_data(model, data)`` are
+the optional pre-flight check and the split's one-line description the driver uses before any
+cluster starts (file metadata only).
 """
 
 from __future__ import annotations
@@ -31,15 +34,45 @@ DATA_CHECKS = {
 }
 
 
+def _split(model: str, data: dict):
+    """(Split, what was read) for a family's data, from file metadata only; None for other models."""
+    from models.data.counts import count_events
+    from models.data.split import FAMILY_SPLITS, family_split
+
+    if model not in FAMILY_SPLITS:
+        return None
+    if not data.get("path"):
+        split = family_split(model, data)
+        kind = "events" if model in DATA_CHECKS else "showers"
+        empty = ", before dropping empty showers" if model == "calo3d" else ""
+        return split, (f"synthetic {model} {kind} (seed {data.get('seed', 0)}): {split.events} "
+                       f"generated{empty}")
+    n, what = count_events(model, data)
+    return family_split(model, data, n), f"{data['path']} ({what})"
+
+
 def check_data(model: str, data: dict) -> None:
-    """Fail fast on a bad data file of ``model`` (file, tree, columns, branches); reads no events."""
+    """Fail fast on a bad data file of ``model`` (file, tree, columns, branches) or a bad split
+    (a validation or test share over half the events, fewer training than held-out events);
+    reads no events, only file metadata."""
     from models.data.cache import file_options
 
     data = dict(data or {})
-    if model not in DATA_CHECKS or not data.get("path"):
-        return
-    module, name = DATA_CHECKS[model].split(":")
-    getattr(importlib.import_module(module), name)(data["path"], **file_options(data))
+    if model in DATA_CHECKS and data.get("path"):
+        module, name = DATA_CHECKS[model].split(":")
+        getattr(importlib.import_module(module), name)(data["path"], **file_options(data))
+    _split(model, data)
+
+
+def describe_data(model: str, data: dict) -> str | None:
+    """One line: the file (or synthetic data), the events read and the train / validation / test
+    counts, e.g. 'data: z.root (TTree 'events': 20000 entries): 16000 train / ...'; None for
+    models this module does not know. Cheap: file metadata only."""
+    planned = _split(model, dict(data or {}))
+    if planned is None:
+        return None
+    split, source = planned
+    return f"data: {source} -> {split.line()}"
 
 
 def load_family(model: str):
@@ -91,11 +124,15 @@ def run_trial(params: dict, *, model: str, data: dict, epochs: int, seed: int,
               save_weights: str | None = None, deterministic: bool = False) -> dict[str, Any]:
     """Train one GAN of family ``model`` once; return its best-epoch metric (lower is better).
 
+    The validation events choose the best epoch; when the trainer holds test events
+    (``n_test`` > 0, ``evaluate_test()``), the generator weights of that epoch (kept in memory at
+    each improvement) are evaluated once on them: ``test_metric`` (the same metric) and
+    ``test_<name>`` for the family's other scores. ``test: 0`` returns no ``test_metric``.
     A diverging run (NaN/inf loss or metric) stops there and keeps its best epoch before the
     divergence (the selection window then ends at the divergence): ``status="done"`` with
     ``diverged_at`` (the epoch that diverged), or ``status="failed"`` with the reason when no
     epoch before it is eligible. Nothing raises for divergence, so the worker lives on; with
-    ``save_weights`` only a run that did not diverge saves its weights.
+    ``save_weights`` only a run that did not diverge saves its (best-epoch) weights.
     ``deterministic``: identical metrics for identical seeds, at a cost (docs/architecture.md).
     """
     import keras
@@ -106,29 +143,54 @@ def run_trial(params: dict, *, model: str, data: dict, epochs: int, seed: int,
     keras.utils.set_random_seed(int(seed) % 2**32)
     trainer = load_family(model).make_trainer(dict(params), dict(data or {}), int(seed))
     window = getattr(trainer, "selection_window", None) or epochs
+    keep = bool(save_weights) or _has_test(trainer)
     history: list[dict[str, float]] = []
-    best_weights, best_final = None, math.inf
+    kept = _Kept()
     for epoch in range(int(epochs)):
         losses = trainer.train_epoch()
         scores = trainer.evaluate() if _finite(losses) else {"metric": math.nan}
         if not (_finite(losses) and _finite({"metric": scores["metric"]})):
-            return _diverged(history, epoch, window, trainer.n_params, start,
-                             f"diverged at epoch {epoch}: losses={losses}, metric={scores['metric']}")
+            out = _diverged(history, epoch, window, trainer.n_params, start,
+                            f"diverged at epoch {epoch}: losses={losses}, metric={scores['metric']}")
+            return {**out, **_test_scores(trainer, kept, out["best_epoch"])}
         history.append({k: float(v) for k, v in scores.items()})
         if report is not None:
             report(epoch, {**history[-1], **{f"loss_{k}": float(v) for k, v in losses.items()}})
-        eligible = epoch >= int(epochs) - window
-        if save_weights and eligible and history[-1]["metric"] < best_final:
-            best_final, best_weights = history[-1]["metric"], trainer.generator.get_weights()
-    if save_weights and best_weights is not None:
-        trainer.generator.set_weights(best_weights)
-        trainer.generator.save_weights(save_weights)
+        if keep and epoch >= int(epochs) - window and history[-1]["metric"] < kept.metric:
+            kept = _Kept(history[-1]["metric"], epoch, trainer.generator.get_weights())
     best = _best_epoch(history, window)
     if best < 0:
         return {"status": "failed", "metric": math.nan, "best_epoch": -1, "error": "no epoch ran",
                 "n_params": int(trainer.n_params), "seconds": time.perf_counter() - start}
-    return {**history[best], "best_epoch": best, "status": "done",
+    if save_weights and kept.weights is not None:
+        trainer.generator.set_weights(kept.weights)
+        trainer.generator.save_weights(save_weights)
+    tested = _test_scores(trainer, kept, best)
+    return {**history[best], "best_epoch": best, "status": "done", **tested,
             "n_params": int(trainer.n_params), "seconds": time.perf_counter() - start}
+
+
+class _Kept:
+    """The generator weights of the best eligible epoch so far (in memory)."""
+
+    def __init__(self, metric: float = math.inf, epoch: int = -1, weights: list | None = None):
+        self.metric, self.epoch, self.weights = metric, epoch, weights
+
+
+def _has_test(trainer) -> bool:
+    return int(getattr(trainer, "n_test", 0) or 0) > 0 and hasattr(trainer, "evaluate_test")
+
+
+def _test_scores(trainer, kept: _Kept, best: int) -> dict[str, Any]:
+    """``test_metric`` (and ``test_<score>``) of the kept weights of epoch ``best`` on the test events."""
+    if not _has_test(trainer) or best < 0:
+        return {}
+    if kept.epoch != best or kept.weights is None:  # a divergence moved the window off the kept epoch
+        return {"test_note": f"no test metric: the weights of epoch {best} were not kept"}
+    trainer.generator.set_weights(kept.weights)
+    scores = {k: float(v) for k, v in trainer.evaluate_test().items()}
+    return {"test_metric": scores.pop("metric"), **{f"test_{k}": v for k, v in scores.items()},
+            "n_test": int(trainer.n_test)}
 
 
 def _best_epoch(history: list[dict[str, float]], window: int) -> int:

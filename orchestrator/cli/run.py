@@ -91,7 +91,9 @@ def _preflight(args: argparse.Namespace):
     store = args.store or exp.store or f"runs/{exp.name}.zarr"
     exp.check_trial()
     check_store_path(store)
-    validate(exp, store)
+    described = validate(exp, store)
+    if described:
+        print(f"ganhpo: {described}")
     n_initial = exp.optimizer.get("n_initial")
     if isinstance(n_initial, int) and exp.budget < n_initial:
         print(f"ganhpo: warning: budget {exp.budget} is below the optimizer's n_initial "

@@ -281,6 +281,8 @@ def store_result(store: ResultsStore, a: int, t: int, result: dict) -> bool:
     if result.get("worker"):
         store.set("worker", (a, t), store.worker_id(result["worker"]))
     store.set("metric", (a, t), float(result["metric"]) if ok else np.nan)
+    test = result.get("test_metric")  # the trial's selected epoch on its test split, if any
+    store.set("test_metric", (a, t), float(test) if ok and isinstance(test, (int, float)) else np.nan)
     store.set("best_epoch", (a, t), int(result.get("best_epoch", -1)))
     for epoch, value in result.get("curve", {}).items():  # authoritative; the stream may lag
         if 0 <= epoch < store.epochs:

@@ -27,26 +27,31 @@ def build_optimizer(exp: Experiment) -> Optimizer:
     return make_optimizer(name, exp.space, seed=exp.seed, **options)
 
 
-def check_data(exp: Experiment) -> None:
-    """Call the trial module's optional ``check_data(model, data)``; its ValueError names the file."""
+def check_data(exp: Experiment) -> str | None:
+    """Call the trial module's optional ``check_data(model, data)`` (its ValueError names the
+    file) and return its optional ``describe_data(model, data)``: the split, to print."""
     try:
         module = importlib.import_module(exp.trial.partition(":")[0])
     except ImportError:  # reported where the trial runs, as before
-        return
+        return None
     check = getattr(module, "check_data", None)
-    if callable(check):
-        try:
+    describe = getattr(module, "describe_data", None)
+    try:
+        if callable(check):
             check(exp.model, exp.data)
-        except ValueError as err:
-            raise ExperimentError(f"field 'data': {err}") from None
+        return describe(exp.model, exp.data) if callable(describe) else None
+    except ValueError as err:
+        raise ExperimentError(f"field 'data': {err}") from None
 
 
-def validate(exp: Experiment, path: str) -> None:
-    """Fail on a bad optimiser, data file or incompatible store before any cluster starts."""
+def validate(exp: Experiment, path: str) -> str | None:
+    """Fail on a bad optimiser, data file or incompatible store before any cluster starts;
+    return the data split's description (None when the trial module gives none)."""
     build_optimizer(exp)
-    check_data(exp)
+    described = check_data(exp)
     if Path(path).exists():
         exp.check_resumable(read_attrs(path)["experiment"], path)
+    return described
 
 
 def store_path(exp: Experiment, store: str | None) -> str:

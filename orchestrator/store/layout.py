@@ -56,8 +56,11 @@ NAME_CHUNK = 256
 TEXT = np.dtypes.StringDType()
 
 # ``status`` is last: it is written last, so a reader that sees a trial finished sees its data.
-ARRAY_NAMES = ("params", "stage", "n_params", "metric", "best_epoch", "started", "finished",
-               "worker", "epoch_metric", "diverged_at", "error", "status")
+ARRAY_NAMES = ("params", "stage", "n_params", "metric", "test_metric", "best_epoch", "started",
+               "finished", "worker", "epoch_metric", "diverged_at", "error", "status")
+# Arrays added to format 2 after its first stores: absent means every row holds the fill value
+# (readers fill them in; opening for writing creates them, fill written, before any flush).
+ADDED_ARRAYS = ("test_metric",)
 
 
 class StoreError(ValueError):
@@ -71,6 +74,7 @@ def array_layout(n_params: int, trials: int, epochs: int) -> dict[str, tuple[tup
         "stage": ((), "i1", 0),
         "n_params": ((), "i8", -1),
         "metric": ((trials,), "f8", np.nan),
+        "test_metric": ((trials,), "f8", np.nan),  # the selected epoch on the test split
         "best_epoch": ((trials,), "i4", -1),
         "started": ((trials,), "f8", np.nan),
         "finished": ((trials,), "f8", np.nan),
@@ -138,6 +142,15 @@ def read_texts(group: zarr.Group, attrs: Mapping, lo: int, hi: int,
         return list(attrs.get("workers", [])), errors
     names = group["worker_names"][: int(attrs.get("n_workers", 0))]
     return [str(s) for s in names], np.asarray(group["error"][lo:hi], dtype=TEXT)
+
+
+def added_rows(group: zarr.Group, name: str, lo: int, hi: int) -> np.ndarray:
+    """Rows [lo, hi) of an array of ``ADDED_ARRAYS``; its fill value where the store has none."""
+    if name in group:
+        return np.asarray(group[name][lo:hi])
+    trials = int(group["status"].shape[1])
+    tail, dtype, fill = array_layout(0, trials, 1)[name]
+    return np.full((max(hi - lo, 0), *tail), fill, dtype)
 
 
 def diverged_rows(group: zarr.Group, lo: int, hi: int, trials: int) -> np.ndarray:

@@ -16,12 +16,14 @@ import numpy as np
 
 from orchestrator.experiment import effective_min_ok
 from orchestrator.store.layout import (
+    ADDED_ARRAYS,
     ARRAY_NAMES,
     DONE,
     FAILED,
     PENDING,
     RUNNING,
     STAGES,
+    added_rows,
     array_layout,
     diverged_rows,
     errors_dict,
@@ -54,6 +56,7 @@ class Snapshot:
     created: float = math.nan
     params: np.ndarray | None = None  # (A, P) values (categoricals: index)
     stage: np.ndarray | None = None  # (A,) index into STAGES
+    test_metric: np.ndarray | None = None  # (A, T) the selected epoch on the test split (NaN: none)
     n_params: np.ndarray | None = None  # (A,) model size, -1 unknown
     metric: np.ndarray | None = None  # (A, T)
     best_epoch: np.ndarray | None = None  # (A, T)
@@ -232,6 +235,7 @@ def read_store(path: str | Path, arrays: tuple[str, ...] | None = None) -> Snaps
     data = {}
     for name in {*(arrays or ARRAY_NAMES), "status"} - {"error"}:
         data[name] = (diverged_rows(group, 0, n, trials) if name == "diverged_at"
+                      else added_rows(group, name, 0, n) if name in ADDED_ARRAYS
                       else group[name][:n])
     return Snapshot(str(path), attrs["experiment"], list(attrs["param_names"]), workers=workers,
                     errors=errors_dict(errors), created=float(attrs.get("created", 0.0)), **data)

@@ -19,6 +19,7 @@ import numpy as np
 import zarr
 
 from orchestrator.store.layout import (
+    ADDED_ARRAYS,
     ARRAY_NAMES,
     FORMAT_VERSION,
     NAME_CHUNK,
@@ -100,6 +101,10 @@ class ResultsStore:
         workers, errors = read_texts(group, attrs, 0, n, trials)
         if int(attrs["ganhpo_format"]) < 2:
             upgrade_format_1(group, attrs, n, workers, errors)
+        for name in ADDED_ARRAYS:
+            if name not in group:  # a store from before the array existed: all fill
+                tail, dtype, fill = array_layout(0, trials, 1)[name]
+                create_array(group, name, tail, dtype, fill, n)[:n] = np.full((n, *tail), fill, dtype)
         mirror = {name: np.asarray(group[name][:n]) for name in ARRAY_NAMES if name != "error"}
         mirror["error"] = errors
         return cls(group, mirror, n, str(path), workers)

@@ -67,7 +67,7 @@ def test_discriminator_physics_outputs(published, degrees):
 def test_reduced_3dgan_learns_sampling_fraction():
     """One trainer at 13x13x8: a step runs (TF), and training lowers the SF error clearly."""
     keras.utils.set_random_seed(3)
-    trainer = calo3d.make_trainer(SMALL, SMALL_DATA, seed=3)
+    trainer = calo3d.make_trainer(SMALL, {**SMALL_DATA, "test": 0}, seed=3)  # the pre-test split
     assert trainer.generator.output.shape == (None, 13, 13, 8, 1)
     assert trainer.selection_window == 10
     untrained = trainer.evaluate()["metric"]
@@ -92,7 +92,19 @@ def test_run_trial_contract():
     out = run_trial(SMALL, model="calo3d", data={**SMALL_DATA, "steps_per_epoch": 1},
                     epochs=1, seed=0)
     assert out["status"] == "done" and out["best_epoch"] == 0 and out["n_params"] > 0
-    assert {"metric", "shape_mre", "seconds"} <= set(out)
+    assert {"metric", "shape_mre", "seconds", "test_metric", "test_shape_mre"} <= set(out)
+    assert np.isfinite(out["test_metric"]) and out["n_test"] == 58   # = validation: 294 // 5
+
+
+def test_test_showers_are_held_out_of_training_and_validation():
+    t = calo3d.make_trainer(SMALL, {**SMALL_DATA, "test": 30}, seed=0)
+    def images(x):  # each shower's x^0.85 image as bytes, computed as the trainer does
+        return {r.tobytes() for r in x}
+
+    held = [images(np.power(d["ECAL"], calo3d.POWER)[..., None].astype(np.float32))
+            for d in (t.val, t.test)]
+    assert len(held[1]) == 30 and not held[1] & (images(t.x) | held[0])
+    assert len(t.x) + len(t.val["energy"]) + 30 == t.split.events
 
 
 def test_unknown_hyperparameter_is_named():

@@ -66,5 +66,14 @@ def test_run_trial_contract_and_unknown_parameter():
     out = run_trial({"batch_size": 64, "gen_width": 16, "critic_width": 16}, model="calo_wgan",
                     data={"events": 600, "particle": "photon", "steps_per_epoch": 2}, epochs=2, seed=0)
     assert out["status"] == "done" and out["best_epoch"] in (0, 1) and out["n_params"] > 0
+    assert np.isfinite(out["test_metric"]) and out["n_test"] == 180    # default: = validation (0.3)
+    t = calo_wgan.make_trainer({"batch_size": 64}, {"events": 600, "particle": "photon"}, seed=0)
+    order = np.random.default_rng(0).permutation(600)   # validation: the first 180, as before
+    assert set(t.test_idx) == set(order[180:360]) and len(t.x) == 240
+    showers = t._showers
+    assert np.array_equal(t.val_showers, showers[order[:180]])
+    train = {r.tobytes() for r in t.x}
+    test = {r.tobytes() for r in (showers / t._ekin[:, None]).astype(np.float32)[t.test_idx]}
+    assert not train & test and len(test) == 180
     with pytest.raises(ValueError, match="n_critics"):
         calo_wgan.make_trainer({"n_critics": 3}, {"events": 300}, seed=0)

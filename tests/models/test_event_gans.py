@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from models import dimuon, hadronization
+from models.data.hadronization import generate_clusters
 from models.trial import run_trial
 
 TINY = {"gen_layersize": 8, "disc_layersize": 8, "batch_size": 64, "noise_dim": 4}
@@ -133,3 +134,68 @@ def test_run_trial_reports_each_epoch_and_a_diverging_run_keeps_its_best_epoch(m
     result = run_trial(TINY, model="diverging_family", data=DATA, epochs=5, seed=3)
     assert result["status"] == "failed" and "diverged at epoch 0" in result["error"]
     assert result["diverged_at"] == 0
+
+
+# ---- the test split: held out of training and epoch selection, evaluated once at the end -------
+
+def clusters_file(path, n=1000, poison=None):
+    """A converter npz of n synthetic clusters; ``poison``: rows whose angles are replaced."""
+    c = generate_clusters(n, seed=5)
+    angles = c["out_truth"].copy()
+    if poison is not None:
+        angles[poison] = [1.5, 1.5]         # one corner point: far from the real angles
+    with open(path, "wb") as f:
+        np.savez(f, input_4vec=c["input_4vec"].astype(np.float32), out_truth=angles.astype(np.float32))
+    return path
+
+
+def test_test_events_are_disjoint_from_training_and_validation(tmp_path):
+    path = clusters_file(tmp_path / "c.npz")
+    d = hadronization.load_data({"path": str(path), "validation": 200, "test": 150})
+    cond_scaler, out_scaler = d["scalers"]
+    rows = {name: np.column_stack([cond_scaler.inverse(c), out_scaler.inverse(o)])
+            for name, (o, c) in (("train", d["train"]), ("validation", d["validation"]),
+                                 ("test", d["test"]))}
+    assert [len(rows[k]) for k in ("train", "validation", "test")] == [650, 200, 150]
+    as_set = {k: {tuple(np.round(r, 4)) for r in v} for k, v in rows.items()}
+    assert not as_set["test"] & (as_set["train"] | as_set["validation"])
+    assert not as_set["train"] & as_set["validation"]
+    with np.load(path) as f:   # the test rows are the file's rows 650..799, unchanged
+        assert np.allclose(rows["test"][:, 4:], f["out_truth"][650:800], atol=1e-5)
+    assert d["split"].line() == "650 train / 200 validation / 150 test"
+
+
+def test_test_metric_is_the_best_epochs_generator_on_the_test_events(tmp_path):
+    from scipy.stats import wasserstein_distance
+
+    data = {"events": 512, "validation": 128, "test": 96}
+    weights = str(tmp_path / "g.weights.h5")
+    out = run_trial(TINY, model="hadronization", data=data, epochs=3, seed=4, save_weights=weights)
+    assert out["n_test"] == 96 and np.isfinite(out["test_metric"])
+    # independently: the saved best-epoch generator, the test rows, scipy's distance per column
+    test_x, test_cond = hadronization.load_data(data)["test"]
+    g = hadronization.build_generator(TINY["noise_dim"], TINY["gen_layersize"])
+    g.load_weights(weights)
+    z = np.random.default_rng([4, 7357]).normal(0.0, 1.0, (96, TINY["noise_dim"])).astype("float32")
+    fake = keras.ops.convert_to_numpy(g([z, test_cond], training=False))
+    expected = np.mean([wasserstein_distance(test_x[:, j], fake[:, j]) for j in range(2)])
+    assert out["test_metric"] == pytest.approx(expected, rel=1e-5)
+    assert "test_metric" not in run_trial(TINY, model="hadronization", data={**data, "test": 0},
+                                          epochs=1, seed=4)
+
+
+def test_poisoned_test_events_change_only_the_test_metric(tmp_path):
+    clean = clusters_file(tmp_path / "clean.npz")
+    poisoned = clusters_file(tmp_path / "poisoned.npz", poison=slice(650, 800))   # the test rows
+    results = [run_trial(TINY, model="hadronization", epochs=2, seed=2, deterministic=True,
+                         data={"path": str(p), "validation": 200, "test": 150})
+               for p in (clean, poisoned)]
+    a, b = results
+    assert a["metric"] == b["metric"] and a["best_epoch"] == b["best_epoch"]  # training, selection
+    assert b["test_metric"] > a["test_metric"] + 0.2, (a, b)
+
+
+def test_the_default_test_split_of_every_event_family():
+    out = run_trial(TINY, model="dimuon", data={"events": 256, "validation": 64}, epochs=1, seed=0)
+    assert out["n_test"] == 64 and np.isfinite(out["test_metric"])
+    assert dimuon.load_data({"events": 256, "validation": 64})["split"].events == 384

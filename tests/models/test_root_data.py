@@ -225,7 +225,10 @@ def assert_search_finished(proc, tmp_path):
 def test_dimuon_search_runs_on_a_nanoaod_style_root_file(tmp_path):
     nano_file(tmp_path / "nano.root", n=600)
     data = {"path": "nano.root", "tree": "Events", "columns": NANO}
-    assert_search_finished(ganhpo_run(tmp_path, "dimuon", data, {"variant": "mlp"}), tmp_path)
+    proc = ganhpo_run(tmp_path, "dimuon", data, {"variant": "mlp"})
+    assert_search_finished(proc, tmp_path)
+    assert ("ganhpo: data: nano.root (TTree 'Events': 600 entries, before requiring two muons) -> "
+            "400 train / 100 validation / 100 test (test: default, = validation)") in proc.stdout
 
 
 def test_a_wrong_branch_stops_ganhpo_run_before_any_cluster_with_one_line(tmp_path, capsys,
@@ -260,14 +263,14 @@ def test_hadronization_search_runs_on_a_root_file_with_its_own_branch_names(tmp_
 
 def test_the_example_mapping_reads_what_data_make_writes(tmp_path):
     spec = yaml.safe_load((ROOT / "examples" / "dimuon_root.yaml").read_text())
-    path = make_dataset("dimuon", tmp_path / spec["data"]["path"], 120, seed=2, progress=False)
+    path = make_dataset("dimuon", tmp_path / spec["data"]["path"], 6000, seed=2, progress=False)
     data = {**spec["data"], "path": str(path)}
     check_data("dimuon", data)
     table = load_dimuon(path, **file_options(dict(freeze(data))))
-    assert np.array_equal(table, generate_events(120, 2).astype(np.float32))
+    assert np.array_equal(table, generate_events(6000, 2).astype(np.float32))
 
 
-def test_the_preflight_check_reads_no_events_and_knows_only_its_families(tmp_path):
+def test_the_preflight_check_reads_no_events_and_checks_the_split(tmp_path):
     path, _, _ = nano_file(tmp_path / "nano.root", n=20)
     with pytest.raises(ValueError, match=r"hadronization data file \S+nano.root: columns \['E'\]"):
         check_data("hadronization", {"path": str(path), "columns": {"E": "run"}})
@@ -275,9 +278,15 @@ def test_the_preflight_check_reads_no_events_and_knows_only_its_families(tmp_pat
         check_data("dimuon", {"path": str(tmp_path / "gone.txt")})
     with pytest.raises(ValueError, match=r"nonfinite='keep'; use 'refuse' or 'drop'"):
         check_data("dimuon", {"path": str(path), "tree": "Events", "nonfinite": "keep"})
-    assert check_data("dimuon", {"path": str(path), "tree": "Events", "columns": NANO}) is None
-    assert check_data("calo3d", {"path": str(tmp_path / "gone.h5")}) is None  # its loader checks
-    assert check_data("dimuon", {"events": 100}) is None                      # synthetic data
+    assert check_data("dimuon", {"path": str(path), "tree": "Events", "columns": NANO,
+                                 "validation": 5}) is None
+    with pytest.raises(ValueError, match=r"calo3d data file \S+gone.h5: no such file"):
+        check_data("calo3d", {"path": str(tmp_path / "gone.h5")})
+    with pytest.raises(ValueError, match=r"data.validation=20 holds out 20 of the 20 events"):
+        check_data("dimuon", {"path": str(path), "tree": "Events", "columns": NANO, "validation": 20})
+    assert check_data("dimuon", {"events": 100, "validation": 20}) is None    # synthetic data
+    with pytest.raises(ValueError, match="leave 100 of the 10100 events for training"):
+        check_data("dimuon", {"events": 100})        # 5000 validation events by default
 
 
 def test_ganhpo_data_make_writes_root(tmp_path, capsys):
