@@ -69,8 +69,10 @@ METHODS: dict[str, Callable] = {
     "skopt-ET": _ours("skopt", base_estimator="ET", n_points=2000, acq_optimizer="sampling"),
     "optuna-TPE": _ours("optuna", sampler="tpe"), "optuna-GP": _ours("optuna", sampler="gp"),
     "pySOT-DYCORS": DycorsAdapter, "SMAC3-HPO": SmacAdapter,
-    # the rbf before issue 17 (fixed 10-point design, 20 % uniform candidates, no restarts)
-    "rbf-2025": _ours("rbf", n_initial=10, uniform_share=0.2, restart=False),
+    # ablations of rbf: the old option values (10-point design, 20 % uniform candidates, no
+    # restarts), and restarts whose surrogate forgets the earlier phases (pySOT's way)
+    "rbf-old-options": _ours("rbf", n_initial=10, uniform_share=0.2, restart=False),
+    "rbf-forget": _ours("rbf", restart_keep=False),
 }
 # Proposals independent of the budget: one run at the largest budget serves the smaller ones.
 BUDGET_FREE = {"random", "lhs", "gp", "skopt-GP", "skopt-ET", "optuna-TPE", "optuna-GP"}
@@ -131,7 +133,10 @@ def run_search(task: dict) -> dict:
             if best != best_key:
                 best_key, best_regret = best, float(f"{prob.regret(points[best]):.5g}")
             traj.append(best_regret)
-    return {**task, "regret": traj, "seconds": round(seconds, 3)}
+    out = {**task, "regret": traj, "seconds": round(seconds, 3)}
+    if hasattr(opt, "restarts"):  # our rbf: how often its search collapsed and began again
+        out["restarts"] = opt.restarts
+    return out
 
 
 _CACHE: dict[str, Problem] = {}
@@ -164,7 +169,7 @@ def race(tasks: list[dict], jobs: int, out: Path) -> None:
     results = pool.imap_unordered(run_search, todo) if pool else map(run_search, todo)
     try:
         for i, res in enumerate(results):
-            with gzip.open(out, "at") as fh:  # one gzip member per search: safe to stop any time
+            with _open(out, "at") as fh:  # one gzip member per search: safe to stop any time
                 fh.write(json.dumps(res) + "\n")
             print(f"[{i + 1}/{len(todo)} {time.time() - start:.0f}s] {res['method']} {res['problem']} "
                   f"{res['mode']} b{res['budget']} seed {res['seed']}: regret {res['regret'][-1]:.4f}, "
@@ -183,13 +188,17 @@ def read(path: Path) -> list[dict]:
     """Every cached search of ``path`` (gzip when it ends in .gz); the latest of duplicates wins."""
     if not path.exists():
         return []
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt") as fh:
+    with _open(path, "rt") as fh:
         rows = {_task_key(r): r for r in map(json.loads, filter(None, fh.read().splitlines()))}
     return list(rows.values())
 
 
 _read = read  # the old name
+
+
+def _open(path: Path, mode: str):  # noqa: ANN202 - a file
+    """gzip for a .gz path, plain text otherwise."""
+    return gzip.open(path, mode) if path.suffix == ".gz" else open(path, mode)
 
 
 # ----- ask+tell cost against the number of told points --------------------------------------

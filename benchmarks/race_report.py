@@ -12,7 +12,7 @@ from scipy.stats import rankdata
 __all__ = ["at_budget", "report"]
 
 _ORDER = ["random", "lhs", "rbf", "rbf-variability", "gp", "skopt-GP", "skopt-ET", "optuna-TPE",
-          "optuna-GP", "pySOT-DYCORS", "SMAC3-HPO"]
+          "optuna-GP", "pySOT-DYCORS", "SMAC3-HPO", "rbf-old-options", "rbf-forget"]
 _MODES = ["seq", "batch8", "batch32"]
 TO_RANDOM_BUDGET = 100
 
@@ -92,7 +92,7 @@ def _summary(ranks: dict, methods: list[str], cells: list[tuple], budgets: tuple
 
 def _head_to_head(med: dict, methods: list[str], cells: list[tuple], budgets: tuple[int, ...]) -> str:
     rival = "pySOT-DYCORS"
-    ours = [m for m in ("rbf", "rbf-variability", "gp", "rbf-2025") if m in methods]
+    ours = [m for m in ("rbf", "rbf-variability", "gp", "rbf-old-options", "rbf-forget") if m in methods]
     if rival not in methods or not ours:
         return ""
     lines = [f"\n**Head to head against {rival}**: cells where the median regret is lower / higher "
