@@ -22,7 +22,8 @@ def at_budget(rows: list[dict], budgets: Iterable[int], budget_free: set[str]) -
 
     A search run at budget b serves b; one of a budget-free method also serves every smaller b
     (its first b evaluations are what a b-budget run would have done). A search that ended early
-    (a finite space used up) is read at its last value.
+    (a finite space used up) is read at its last value. Cells with fewer seeds than the fullest
+    cell (a grid still running) are left out.
     """
     out: dict[tuple, dict[int, list]] = {}
     for r in rows:
@@ -31,7 +32,8 @@ def at_budget(rows: list[dict], budgets: Iterable[int], budget_free: set[str]) -
                 cell = out.setdefault((r["method"], r["problem"], r["mode"], b), {})
                 if r["budget"] == b or r["seed"] not in cell:
                     cell[r["seed"]] = r["regret"][:b]
-    return out
+    full = max((len(v) for v in out.values()), default=0)  # a cell still running is left out
+    return {k: v for k, v in out.items() if len(v) == full}
 
 
 def report(rows: list[dict], budgets: tuple[int, ...], methods: list[str] | None = None,

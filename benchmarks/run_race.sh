@@ -9,8 +9,10 @@ R="nice -n 10 ${PYTHON:-python} benchmarks/bench_search.py --jobs 2 --seeds 10"
 $R --methods random lhs --budgets 200
 $R --methods rbf pySOT-DYCORS --budgets 50 100
 $R --methods rbf-variability --budgets 50 100
-$R --methods gp optuna-TPE --budgets 100 --modes seq
-$R --methods rbf pySOT-DYCORS --budgets 200
 $R --methods rbf-forget rbf-old-options --budgets 100
+$R --methods gp optuna-TPE --budgets 100 --modes seq
+$R --methods rbf pySOT-DYCORS --budgets 200 --modes seq
+$R --methods rbf pySOT-DYCORS --budgets 200 --modes batch8
+$R --methods rbf pySOT-DYCORS --budgets 200 --modes batch32
 $R --methods gp optuna-TPE --budgets 100 --modes batch8
 $R --methods rbf-variability --budgets 200
