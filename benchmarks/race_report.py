@@ -54,7 +54,14 @@ def report(rows: list[dict], budgets: tuple[int, ...], methods: list[str] | None
     med = {k: float(np.median([t[-1] for t in v.values()])) for k, v in trajs.items()}
     cells = [(p, mo, b) for b in budgets for mo in modes for p in problems]
     ranks = _ranks(med, methods, cells)
-    parts = [_summary(ranks, methods, cells, budgets),
+    n_cells = {m: sum((m, *c) in med for c in cells) for m in methods}
+    wide = [m for m in methods if n_cells[m] > min(n_cells.values())]  # those that ran most cells
+    full = [m for m in methods if n_cells[m] == max(n_cells.values())]
+    parts = [_summary(med, methods, cells, budgets, "every method"),
+             _summary(med, wide, cells, budgets, "the methods that ran more cells") if len(wide) > 1
+             and len(wide) < len(methods) else "",
+             _summary(med, full, cells, budgets, "the methods that ran every cell") if len(full) > 1
+             and len(full) < len(wide) else "",
              _head_to_head(med, methods, cells, budgets),
              _losses(med, cells, "rbf", "pySOT-DYCORS")]
     for mo in modes:
@@ -75,20 +82,25 @@ def _ranks(med: dict, methods: list[str], cells: list[tuple]) -> dict:
     return out
 
 
-def _summary(ranks: dict, methods: list[str], cells: list[tuple], budgets: tuple[int, ...]) -> str:
-    lines = ["\n**Summary**: average rank of the median true regret (1 = best) over the cells a method "
-             "ran, and wins (cells where its median is the lowest, ties shared)\n",
-             "| method | avg rank | " + " | ".join(f"rank @{b}" for b in budgets) + " | wins | cells |",
-             "|---" * (len(budgets) + 4) + "|"]
+def _summary(med: dict, methods: list[str], cells: list[tuple], budgets: tuple[int, ...], who: str) -> str:
+    """Average rank and wins of ``methods`` over the cells every one of them ran."""
+    common = [c for c in cells if all((m, *c) in med for m in methods)]
+    if not common:
+        return ""
+    ranks = _ranks(med, methods, common)
+    lines = [f"\n**Summary, {who}** ({len(common)} cells that all of them ran): average rank of the "
+             "median true regret (1 = best), and wins (cells where its median is the lowest, ties "
+             "shared)\n",
+             "| method | avg rank | " + " | ".join(f"rank @{b}" for b in budgets) + " | wins |",
+             "|---" * (len(budgets) + 3) + "|"]
     for m in methods:
-        mine = [(c, ranks[(m, c)]) for c in cells if (m, c) in ranks]
-        if not mine:
-            continue
-        per_b = [np.mean([r for c, r in mine if c[2] == b] or [np.nan]) for b in budgets]
-        wins = sum(1.0 / sum(1 for mm in methods if ranks.get((mm, c)) == ranks[(m, c)])
-                   for c, r in mine if r == min(ranks[(mm, c)] for mm in methods if (mm, c) in ranks))
+        mine = [(c, ranks[(m, c)]) for c in common]
+        per_b = [np.mean([r for c, r in mine if c[2] == b]) if any(c[2] == b for c, _ in mine) else np.nan
+                 for b in budgets]
+        wins = sum(1.0 / sum(1 for mm in methods if ranks[(mm, c)] == r) for c, r in mine
+                   if r == min(ranks[(mm, c)] for mm in methods))
         lines.append(f"| {m} | {np.mean([r for _, r in mine]):.2f} | "
-                     + " | ".join(f"{v:.2f}" for v in per_b) + f" | {wins:.1f} | {len(mine)} |")
+                     + " | ".join("-" if np.isnan(v) else f"{v:.2f}" for v in per_b) + f" | {wins:.1f} |")
     return "\n".join(lines)
 
 

@@ -44,7 +44,7 @@ def test_race_smoke_run_writes_every_table(tmp_path):
     assert len(rows) == (len(ran) + len(budget_bound)) * 2 * 2  # (methods, budgets) x modes x seeds
     for r in rows:
         assert len(r["regret"]) == r["budget"] and all(v >= -1e-9 for v in r["regret"])
-    for heading in ("**seq, budget 12**", "**batch8, budget 6**", "**Summary**", "Head to head",
+    for heading in ("**seq, budget 12**", "**batch8, budget 6**", "**Summary, every method**", "Head to head",
                     "random search's final median", "Optimiser time per search"):
         assert heading in text
     # a second call only reports: nothing is rerun
