@@ -20,6 +20,10 @@ def test_problem_functions_hit_their_published_minima():
     assert bench_search.hartmann3(np.array([0.114614, 0.555649, 0.852547])) == pytest.approx(-3.86278, abs=1e-5)
     assert bench_search.levy(np.ones(8)) == pytest.approx(0.0, abs=1e-12)
     assert bench_search.styblinski_tang(np.full(10, -2.903534)) == pytest.approx(10 * bench_search.ST_MIN, abs=1e-6)
+    gan = bench_search.PROBLEMS["gan-6d-lattice"]()  # its optimum lies on the lattice
+    best = {"noise_dim": 20, "batch_size": 256, "lr_gen": 40 * 5e-5, "lr_disc": 80 * 5e-5,
+            "gen_layersize": 512, "disc_layersize": 1024}
+    assert gan.regret(best) == pytest.approx(0.0, abs=1e-12)
     for name, make in bench_search.PROBLEMS.items():
         prob = make()
         assert prob.range > 0, name
@@ -29,22 +33,23 @@ def test_problem_functions_hit_their_published_minima():
 
 @pytest.mark.slow
 def test_race_smoke_run_writes_every_table(tmp_path):
-    out = tmp_path / "race.jsonl"
+    out = tmp_path / "race.jsonl.gz"
     methods = ["random", "rbf", "skopt-GP", "optuna-TPE", "pySOT-DYCORS"]
-    text = bench_search.main(["--seeds", "2", "--budget", "12", "--jobs", "1", "--methods", *methods,
-                              "--problems", "branin-2d-441", "--out", str(out)])
-    rows = bench_search._read(out)
+    text = bench_search.main(["--seeds", "2", "--budgets", "6", "12", "--jobs", "1", "--methods", *methods,
+                              "--problems", "branin-2d-441", "--modes", "seq", "batch8", "--out", str(out)])
+    rows = bench_search.read(out)
     ran = {r["method"] for r in rows}
     assert {"random", "rbf", "skopt-GP", "optuna-TPE"} <= ran
-    assert len(rows) == len(ran) * 2 * 2  # methods x modes x seeds
+    budget_bound = {m for m in ran if m not in bench_search.BUDGET_FREE}  # run at 6 and at 12
+    assert len(rows) == (len(ran) + len(budget_bound)) * 2 * 2  # (methods, budgets) x modes x seeds
     for r in rows:
-        assert len(r["regret"]) == 12 and all(v >= -1e-9 for v in r["regret"])
-    for heading in ("**seq, budget 12**", "**batch8, budget 12**", "Goal check", "random search's median",
-                    "Optimiser time per search"):
+        assert len(r["regret"]) == r["budget"] and all(v >= -1e-9 for v in r["regret"])
+    for heading in ("**seq, budget 12**", "**batch8, budget 6**", "**Summary, every method**", "Head to head",
+                    "random search's final median", "Optimiser time per search"):
         assert heading in text
     # a second call only reports: nothing is rerun
-    again = bench_search.main(["--report", "--budget", "12", "--out", str(out)])
-    assert len(bench_search._read(out)) == len(rows) and "| rbf |" in again
+    again = bench_search.main(["--report", "--budgets", "6", "12", "--out", str(out)])
+    assert len(bench_search.read(out)) == len(rows) and "| rbf |" in again
 
 
 @pytest.mark.slow

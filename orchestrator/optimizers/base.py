@@ -91,7 +91,8 @@ class Optimizer(ABC):
     """Ask/tell optimiser (minimisation) over a SearchSpace, working in the unit cube.
 
     Subclasses set ``name`` and ``defaults`` (their accepted options) and implement ``_propose``.
-    ``ask`` first hands out the initial design (``n_initial`` points, LHS snapped to the space),
+    ``ask`` first hands out the initial design (``n_initial`` points, LHS snapped to the space;
+    ``n_initial: None`` means 2(d+1), the design size of DYCORS),
     then asks ``_propose`` once enough points are evaluated (``_ready``); whatever it cannot
     supply comes from unvisited random points, so a finite space is used up before
     ``SpaceExhausted`` is raised.
@@ -109,6 +110,8 @@ class Optimizer(ABC):
             raise ValueError(f"unknown option '{unknown[0]}' for optimizer '{self.name}'; "
                              f"accepted options: {accepted}")
         self.options = {**self.defaults, **options}
+        if "n_initial" in self.defaults and self.options["n_initial"] is None:
+            self.options["n_initial"] = 2 * (self.space.dim + 1)  # None: DYCORS's 2(d+1)
         self._check_options()
         self.rng = np.random.default_rng(seed)
         self.dim = self.space.dim

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.interpolate import RBFInterpolator
 from scipy.spatial.distance import cdist
+from scipy.special import ndtr, ndtri
 
 from orchestrator.optimizers.base import Optimizer
 
@@ -17,39 +18,43 @@ __all__ = ["RBFSearch"]
 _SIGMA_INIT = 0.2
 _SIGMA_MIN = 0.2 * 0.5**6
 _SUCCESS_TOL = 3
-_UNIFORM_FRACTION = 0.2  # share of uniform candidates next to the perturbations of the best
+_RESTART_FAILS = 4  # restart after this many times the failure tolerance of failures in a row
 
 
 class RBFSearch(Optimizer):
-    """Surrogate optimisation (Regis & Shoemaker DYCORS) on a cubic RBF with a linear tail.
+    """Surrogate optimisation (Regis & Shoemaker DYCORS, as in pySOT) on a cubic RBF with a linear tail.
 
-    Each proposal perturbs the best point (per-coordinate probability decreasing with the
-    number of evaluations towards ``budget``; step ``r``, at least one lattice step), adds
-    uniform candidates, drops evaluated and pending points, and picks the candidate minimising
-    ``w * scaled surrogate + (1 - w) * (1 - scaled distance to evaluated and pending points)``
-    with ``w`` cycling through ``weights``. ``r`` starts at 0.2, halves after max(d, 5)
-    consecutive failures down to 0.2 * 0.5**6, and doubles (up to 0.2) after 3 successes.
-    With ``variability=True`` the surrogate is HYPPO's ensemble: ``n_ensemble`` RBFs, each
-    fitted to one of (mean, mean - 2 std, mean + 2 std) per point at random, scored by
-    ensemble mean + 2 * ensemble std, so reliable good points are preferred; one factorisation
-    serves all members (only the right-hand side differs). Cost: one fit per ask batch; past
-    ``max_fit`` evaluated points the fit uses the 70 % of ``max_fit`` nearest the best point plus
-    a random sample of the rest, so an ask stays bounded however long the history. With
-    ``restart=True`` a collapsed radius (at its floor and failing again) starts a new phase: a
-    fresh Latin-hypercube design, the radius back at 0.2, and the search centred on the best
-    point of the new phase (the surrogate still fits every point).
+    The initial design is a Latin hypercube of ``n_initial`` points (default 2(d+1)). Each
+    proposal perturbs the best point of the current phase (each coordinate with a probability
+    decreasing with the number of evaluations towards ``budget``; truncated-normal steps of
+    ``r``, at least one lattice step), mixes in a ``uniform_share`` of uniform candidates, drops
+    evaluated and pending points, and picks the candidate minimising ``w * scaled surrogate +
+    (1 - w) * (1 - scaled distance to evaluated and pending points)`` with ``w`` cycling through
+    ``weights``. ``r`` starts at 0.2, halves after max(d, 4) consecutive failures down to
+    0.2 * 0.5**6, and doubles (up to 0.2) after 3 successes. With ``restart`` (the default), a
+    collapsed search (the radius at its floor, or 4 max(d, 4) failures in a row, pySOT's rule)
+    starts a new phase: a fresh design, the radius back at 0.2, the search centred on the new
+    phase's best; with ``restart_keep`` the surrogate still fits every evaluated point, without
+    it (pySOT) only the phase's. With ``variability=True`` the surrogate is HYPPO's ensemble:
+    ``n_ensemble`` RBFs, each fitted to one of (mean, mean - 2 std, mean + 2 std) per point at
+    random, scored by ensemble mean + 2 * ensemble std, so reliable good points are preferred;
+    one factorisation serves all members (only the right-hand side differs). Cost: one fit per
+    ask batch; past ``max_fit`` evaluated points the fit uses the 70 % of ``max_fit`` nearest
+    the best point plus a random sample of the rest, so an ask stays bounded.
     """
 
     name = "rbf"
-    defaults = {"n_initial": 10, "budget": 100, "n_candidates": None, "weights": (0.3, 0.5, 0.8, 0.95),
+    defaults = {"n_initial": None, "budget": 100, "n_candidates": None, "weights": (0.3, 0.5, 0.8, 0.95),
                 "smoothing": 1e-6, "variability": False, "n_ensemble": 30, "max_fit": 1000,
-                "restart": False}
+                "restart": True, "restart_keep": True, "uniform_share": 0.0}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.radius = _SIGMA_INIT
-        self._fail_tol = max(self.dim, 5)
+        self._fail_tol = max(self.dim, 4)
         self._fails = 0
+        self._fails_in_a_row = 0  # not reset by halving: pySOT's restart rule
+        self.restarts = 0
         self._successes = 0
         self._cycle = 0
         self._phase_start = 0  # index of the first point of the current phase (restarts)
@@ -69,8 +74,12 @@ class RBFSearch(Optimizer):
             raise ValueError(f"option n_ensemble: `n_ensemble >= 2` must hold, got {o['n_ensemble']!r}")
         if isinstance(o["max_fit"], bool) or not (isinstance(o["max_fit"], int) and o["max_fit"] >= 20):
             raise ValueError(f"option max_fit: `max_fit >= 20` (an int) must hold, got {o['max_fit']!r}")
-        if not isinstance(o["restart"], bool):
-            raise ValueError(f"option restart: must be true or false, got {o['restart']!r}")
+        for flag in ("restart", "restart_keep", "variability"):
+            if not isinstance(o[flag], bool):
+                raise ValueError(f"option {flag}: must be true or false, got {o[flag]!r}")
+        if not (isinstance(o["uniform_share"], (int, float)) and 0.0 <= o["uniform_share"] < 1.0):
+            raise ValueError(f"option uniform_share: `0 <= uniform_share < 1` must hold, "
+                             f"got {o['uniform_share']!r}")
 
     # ----- surrogate ---------------------------------------------------------------------------
 
@@ -88,6 +97,8 @@ class RBFSearch(Optimizer):
     def _fit(self) -> Callable[[np.ndarray], np.ndarray] | None:
         """Fit the (ensemble) RBF on evaluated points (a bounded subset); None if too few or degenerate."""
         rows = self._fit_indices(int(self.options["max_fit"]), self._centre())
+        if not self.options["restart_keep"] and self._phase_start:
+            rows = rows[rows >= self._phase_start]
         X = np.asarray(self._X)[rows]
         y = np.asarray(self._y)[rows]
         active = np.ptp(X, axis=0) > 0  # a constant coordinate would make the linear tail singular
@@ -155,22 +166,24 @@ class RBFSearch(Optimizer):
         return list(fresh[:n])
 
     def _candidates(self, best: np.ndarray) -> np.ndarray:
-        """Perturbations of the best row (DYCORS) plus uniform rows, in the unit cube."""
+        """Truncated-normal perturbations of the best row (DYCORS), plus uniform rows, in the unit cube."""
         d = self.dim
         total = self.options["n_candidates"] or 100 * d
-        n_unif = int(round(_UNIFORM_FRACTION * total))
+        n_unif = int(round(float(self.options["uniform_share"]) * total))
         n_pert = max(1, total - n_unif)
         mask = self.rng.random((n_pert, d)) < self._perturb_probability()
         none = ~mask.any(axis=1)
         mask[none, self.rng.integers(0, d, size=int(none.sum()))] = True
         sigma = np.maximum(self.radius, self.space.steps * (self._codec.levels > 1))
-        pert = best + mask * sigma * self.rng.standard_normal((n_pert, d))
-        return np.vstack([np.clip(pert, 0.0, 1.0), self.rng.random((n_unif, d))])
+        lo, hi = ndtr(-best / sigma), ndtr((1.0 - best) / sigma)  # normal CDF at the cube's faces
+        step = sigma * ndtri(lo + (hi - lo) * self.rng.random((n_pert, d)))
+        pert = np.clip(best + mask * step, 0.0, 1.0)
+        return np.vstack([pert, self.rng.random((n_unif, d))])
 
     def _perturb_probability(self) -> float:
-        """DYCORS: min(20/d, 1) * (1 - ln k / ln B), at least 1/d."""
+        """DYCORS: min(20/d, 1) * (1 - ln k / ln B), at least 1/d (k counts every phase, as pySOT)."""
         n0 = int(self.options["n_initial"])
-        k = max(1, self.n_evaluated - self._phase_start + len(self._pending) - n0 + 1)
+        k = max(1, self.n_evaluated + len(self._pending) - n0 + 1)
         horizon = max(2, int(self.options["budget"]) - n0)
         p = min(20.0 / self.dim, 1.0) * (1.0 - math.log(k) / math.log(horizon))
         return max(p, 1.0 / self.dim)
@@ -183,22 +196,26 @@ class RBFSearch(Optimizer):
         if self._phase_start:  # after a restart, successes count against the phase's own best
             previous_best = min(phase[:-1])
         if mean < previous_best - 1e-3 * abs(previous_best):
-            self._successes, self._fails = self._successes + 1, 0
+            self._successes, self._fails, self._fails_in_a_row = self._successes + 1, 0, 0
         else:
             self._successes, self._fails = 0, self._fails + 1
+            self._fails_in_a_row += 1
         if self._successes >= _SUCCESS_TOL:
             self.radius, self._successes = min(2 * self.radius, _SIGMA_INIT), 0
         elif self._fails >= self._fail_tol:
-            if self.radius <= _SIGMA_MIN and self.options["restart"]:
-                self._restart()
             self.radius, self._fails = max(self.radius / 2, _SIGMA_MIN), 0
+        collapsed = (self.radius <= _SIGMA_MIN and self._fails == 0 and self._successes == 0) or \
+            self._fails_in_a_row >= _RESTART_FAILS * self._fail_tol
+        if collapsed and self.options["restart"]:
+            self._restart()
 
     def _restart(self) -> None:
-        """The radius has collapsed: a new phase with a fresh design and the initial radius."""
+        """The search has collapsed: a new phase with a fresh design and the initial radius."""
         self._phase_start = self.n_evaluated
         self._restart_design = self._make_design(int(self.options["n_initial"]))
-        self.radius = 2 * _SIGMA_INIT  # halved to _SIGMA_INIT by the caller
-        self._successes = 0
+        self.radius = _SIGMA_INIT
+        self._successes = self._fails = self._fails_in_a_row = 0
+        self.restarts += 1
 
 
 def _unit(v: np.ndarray) -> np.ndarray:

@@ -176,18 +176,20 @@ def test_lhs_design_is_a_latin_hypercube_then_continues():
 
 def test_rbf_radius_halves_after_consecutive_failures_and_doubles_after_successes():
     space = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(3)})
-    opt = make_optimizer("rbf", space, seed=0, n_initial=4)
+    opt = make_optimizer("rbf", space, seed=0, n_initial=4, restart=False)
     opt.tell(opt.ask(4), [1.0, 2.0, 3.0, 4.0])
     assert opt.radius == 0.2
-    for _ in range(5):  # max(d, 5) failures
+    for _ in range(3):  # max(d, 4) failures halve it, three do not
         opt.tell(opt.ask(1), [9.0])
+    assert opt.radius == 0.2
+    opt.tell(opt.ask(1), [9.0])
     assert opt.radius == 0.1
     for value in (0.5, 0.4, 0.3):  # three successes
         opt.tell(opt.ask(1), [value])
     assert opt.radius == 0.2
-    for _ in range(5 * 10):  # the floor is 0.2 * 0.5**6
+    for _ in range(4 * 10):  # the floor is 0.2 * 0.5**6
         opt.tell(opt.ask(1), [9.0])
-    assert opt.radius == pytest.approx(0.2 * 0.5**6)
+    assert opt.radius == pytest.approx(0.2 * 0.5**6) and opt.restarts == 0
 
 
 def test_variability_mode_prefers_the_reliable_region():
@@ -350,11 +352,13 @@ def test_heteroscedastic_gp_pulls_less_towards_a_noisy_point():
 
 def test_rbf_restart_after_the_radius_collapses():
     space = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(3)})
-    opt = make_optimizer("rbf", space, seed=0, n_initial=4, restart=True)
+    opt = make_optimizer("rbf", space, seed=0, n_initial=4)  # restarts are the default
     opt.tell(opt.ask(4), [1.0, 2.0, 3.0, 4.0])
-    for _ in range(5 * 7):  # 6 halvings to the floor, then one more run of max(d, 5) failures
+    for _ in range(4 * 4 - 1):  # pySOT's rule: 4 max(d, 4) failures in a row
         opt.tell(opt.ask(1), [9.0])
-    assert opt.radius == 0.2
+    assert opt.restarts == 0 and opt.radius == 0.2 * 0.5**3
+    opt.tell(opt.ask(1), [9.0])
+    assert opt.restarts == 1 and opt.radius == 0.2
     design = np.array([space.encode(p) for p in opt.ask(4)])  # a fresh design comes first
     assert len(design) == 4 and np.ptp(design, axis=0).min() > 0.3
     opt.tell([space.decode(r) for r in design], [5.0, 6.0, 7.0, 8.0])
