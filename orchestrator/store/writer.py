@@ -43,6 +43,9 @@ from orchestrator.store.upgrade import upgrade_format_1
 
 __all__ = ["ResultsStore", "StoreWriteError"]
 
+# Tests only (tests/orchestrator/test_faults.py): seconds slept after each array a flush writes,
+# so that signals sent at random moments land inside flushes.
+FAULT_DELAY = float(os.environ.get("GANHPO_FAULT_DELAY_FLUSH", "0") or 0)
 FULL_CHUNKS = {"write_empty_chunks": True}  # every chunk is a file: a missing one is damage
 
 
@@ -243,6 +246,8 @@ class ResultsStore:
             for lo, hi in _chunk_runs(chunks):
                 target[lo * ROW_CHUNK:hi * ROW_CHUNK] = self._mirror[name][lo * ROW_CHUNK:hi * ROW_CHUNK]
             del self._dirty[name]  # only now: an interrupted write is written again
+            if FAULT_DELAY:
+                time.sleep(FAULT_DELAY)
         self.group.attrs.update({"n_committed": self.n, "n_workers": len(self.workers),
                                  "chunk_files": True})
 
