@@ -25,7 +25,7 @@ from orchestrator.store import DONE, read_store
 REPO = Path(__file__).resolve().parents[2]
 BAD = re.compile(r"Traceback|Exception ignored|KeyboardInterrupt|nan is not finite")
 # (signal, seconds after the start): imports, cluster start-up, then random moments of the search
-PLAN = [(signal.SIGINT, 0.4), (signal.SIGINT, 3.0), (signal.SIGKILL, None), (signal.SIGTERM, None),
+PLAN = [(signal.SIGINT, 0.4), (signal.SIGTERM, 3.0), (signal.SIGKILL, None), (signal.SIGTERM, None),
         (signal.SIGKILL, None), (signal.SIGINT, None)]
 
 
