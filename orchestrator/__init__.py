@@ -7,6 +7,7 @@ Never imports Keras; trials are plain functions called by import path on Dask wo
 
 __version__ = "0.1.0"  # the package version (pyproject.toml reads it from here)
 
+import orchestrator._entry  # noqa: F401, I001 - first: a Ctrl-C during the imports below is one line
 from typing import Any
 
 from orchestrator.experiment import Experiment, ExperimentError, load_experiment

@@ -1,4 +1,4 @@
-"""The `ganhpo` command: run | monitor | report | focus | compare | ensemble | data."""
+"""The `ganhpo` command: run | monitor | report | focus | compare | ensemble | data | repair."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from orchestrator.cli import compare, data, ensemble, focus, monitor, report, run
+from orchestrator.cli import compare, data, ensemble, focus, monitor, repair, report, run
 from orchestrator.cluster import ClusterError
 from orchestrator.experiment import ExperimentError
 from orchestrator.space import SpaceError
@@ -16,7 +16,7 @@ __all__ = ["build_parser", "main"]
 
 USER_ERRORS = (ClusterError, ExperimentError, SpaceError, StoreError, FileExistsError)
 
-COMMANDS = (run, monitor, report, focus, compare, ensemble, data)  # one module per command
+COMMANDS = (run, monitor, report, focus, compare, ensemble, data, repair)  # one module per command
 
 
 def build_parser() -> argparse.ArgumentParser:

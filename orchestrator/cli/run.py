@@ -31,10 +31,17 @@ def add_parser(sub) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """Check, start the cluster, search, print the summary; 1 if no architecture succeeded."""
-    from orchestrator.cli.console import Interrupted, quiet_dask, run_summary, stop_on_signals
+    from orchestrator.cli.console import (
+        Interrupted,
+        check_stop,
+        quiet_dask,
+        run_summary,
+        stop_on_signals,
+    )
     from orchestrator.cluster import disconnect, wants_gpu_resources
     from orchestrator.monitor import add_to_dask_dashboard
     from orchestrator.search import SearchFailed, run
+    from orchestrator.store.writer import StoreWriteError
 
     exp, store = _preflight(args)
     if exp.resources is None and wants_gpu_resources(args, exp.cluster):
@@ -47,6 +54,7 @@ def execute(args: argparse.Namespace) -> int:
         try:
             client = _start_cluster(args, exp)
             try:
+                check_stop()  # a signal during start-up (held back meanwhile) stops the run here
                 _announce(args, exp, store, client, route)
                 monitor = _start_monitor(store, args.monitor_port) if args.monitor else None
                 bar, progress = _progress_bar(exp.budget, args.quiet)
@@ -62,6 +70,9 @@ def execute(args: argparse.Namespace) -> int:
             print(f"ganhpo: interrupted ({sig}); the store {store} is consistent; resume with: "
                   f"{resume}", file=sys.stderr)
             return sig.exit_code
+        except StoreWriteError as err:
+            print(f"ganhpo: error: {err} with: {resume}", file=sys.stderr)
+            return 1
         except SearchFailed as err:
             from orchestrator.cli.console import failure_lines
 

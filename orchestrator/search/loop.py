@@ -25,6 +25,7 @@ from orchestrator.optimizers import Optimizer, SpaceExhausted
 from orchestrator.search.asker import OptimizerThread
 from orchestrator.search.failures import FailFast, TellRules, common_errors
 from orchestrator.search.slots import SlotTracker
+from orchestrator.search.stop import check_stop
 from orchestrator.search.trial import execute_trial, trial_seed
 from orchestrator.space import SearchSpace
 from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore
@@ -223,6 +224,7 @@ class Search:
             self.store.flush()
             last_flush, dirty = time.monotonic(), False
             while self.open or self.asking is not None:
+                check_stop()  # a signal stops the search here, between flushes (issue 18)
                 self.opt.check()  # an optimiser error surfaces here, in the loop's thread
                 batch = self.completed.next_batch(block=False)
                 for future, result in batch:

@@ -26,7 +26,10 @@ def run(experiment: Experiment, client: Client | None = None, *, store: str | No
     path = store_path(experiment, store)
     optimizer = build_optimizer(experiment)  # bad optimiser settings fail before any store exists
     results = open_store(experiment, path)
-    with client_for(client, workers) as client:
-        search = Search(experiment, client, results, optimizer, progress)
-        search.loop()
+    try:
+        with client_for(client, workers) as client:
+            search = Search(experiment, client, results, optimizer, progress)
+            search.loop()
+    finally:
+        results.close()  # the store's lock (orchestrator.store.lock)
     return best_of(path, experiment, started, search.tells)

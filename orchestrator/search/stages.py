@@ -215,6 +215,7 @@ def run_stages(exp: Experiment, client: Client | None = None, *, store: str | No
                 offset += int(np.sum(results.array("stage") == i))
         finally:
             results.flush()
+            results.close()
     snap = read_store(path)
     return StagedResult(path, tuple(_summarise(snap, exp, s["name"]) for s in exp.stages), snap.n,
                         int(np.sum(snap.status == FAILED)), time.time() - started)

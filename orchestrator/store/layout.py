@@ -54,6 +54,7 @@ STATUS_NAMES = {state: state.name.lower() for state in TrialState}
 ROW_CHUNK = 128
 NAME_CHUNK = 256
 TEXT = np.dtypes.StringDType()
+CHECKSUMMED = zarr.codecs.ZstdCodec(level=0, checksum=True)  # a damaged chunk fails to decode
 
 # ``status`` is last: it is written last, so a reader that sees a trial finished sees its data.
 ARRAY_NAMES = ("params", "stage", "n_params", "metric", "test_metric", "best_epoch", "started",
@@ -90,13 +91,13 @@ def create_array(group: zarr.Group, name: str, tail: tuple, dtype: Any, fill: An
                  rows: int = 0) -> zarr.Array:
     """Create (or replace) one row-chunked array of the layout with ``rows`` rows."""
     return group.create_array(name, shape=(rows, *tail), chunks=(ROW_CHUNK, *tail), dtype=dtype,
-                              fill_value=fill, overwrite=True)
+                              fill_value=fill, overwrite=True, compressors=CHECKSUMMED)
 
 
 def create_names(group: zarr.Group) -> None:
     """Create the empty ``worker_names`` text array."""
     group.create_array("worker_names", shape=(0,), chunks=(NAME_CHUNK,), dtype=TEXT,
-                       fill_value="", overwrite=True)
+                       fill_value="", overwrite=True, compressors=CHECKSUMMED)
 
 
 def open_group(path: str | Path, mode: str) -> zarr.Group:

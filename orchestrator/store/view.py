@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from orchestrator.experiment import effective_min_ok
+from orchestrator.store.integrity import read_checked, require_finite, require_intact, store_arrays
 from orchestrator.store.layout import (
-    ADDED_ARRAYS,
     ARRAY_NAMES,
     DONE,
     FAILED,
@@ -226,16 +226,23 @@ def store_ready(path: str | Path) -> bool:
 
 
 def read_store(path: str | Path, arrays: tuple[str, ...] | None = None) -> Snapshot:
-    """Read the committed rows (all arrays, or just ``arrays``) of a store; never writes."""
+    """Read the committed rows (all arrays, or just ``arrays``) of a store; never writes.
+
+    StoreDamaged (one line, naming ``ganhpo repair``) if what it reads is not whole.
+    """
     group = open_group(path, "r")
     attrs = group.attrs.asdict()
     n = int(attrs.get("n_committed", 0))
+    wanted = {*(arrays or ARRAY_NAMES), "status", "error"}
+    require_intact(path, group, attrs, n, [a for a in store_arrays(attrs) if a in wanted])
     trials = int(group["status"].shape[1])
     workers, errors = read_texts(group, attrs, 0, n, trials)
     data = {}
-    for name in {*(arrays or ARRAY_NAMES), "status"} - {"error"}:
+    for name in wanted - {"error"}:
         data[name] = (diverged_rows(group, 0, n, trials) if name == "diverged_at"
-                      else added_rows(group, name, 0, n) if name in ADDED_ARRAYS
-                      else group[name][:n])
+                      else added_rows(group, name, 0, n) if name not in store_arrays(attrs)
+                      else read_checked(path, group, name, n))
+    if "metric" in data:
+        require_finite(path, data["status"], data["metric"])
     return Snapshot(str(path), attrs["experiment"], list(attrs["param_names"]), workers=workers,
                     errors=errors_dict(errors), created=float(attrs.get("created", 0.0)), **data)

@@ -2,13 +2,17 @@
 
 The writer flushes only the dirty row chunks (whole chunks, so nothing is read back), then the
 attributes ``n_committed`` and ``n_workers``: a flush costs what changed, not the history.
-A format-1 store is upgraded to format 2 when opened for writing.
+A format-1 store is upgraded to format 2 when opened for writing. The writer holds the store's
+lock (``orchestrator.store.lock``) until ``close``; a store is checked whole before it is resumed
+(``orchestrator.store.integrity``). A chunk is marked clean only once it is written, and an
+``OSError`` while writing (disk full, permission lost) is one ``StoreWriteError``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Mapping
@@ -18,6 +22,7 @@ from typing import Any
 import numpy as np
 import zarr
 
+from orchestrator.store.integrity import read_checked, require_finite, require_intact, store_arrays
 from orchestrator.store.layout import (
     ADDED_ARRAYS,
     ARRAY_NAMES,
@@ -34,9 +39,19 @@ from orchestrator.store.layout import (
     open_group,
     read_texts,
 )
+from orchestrator.store.lock import WriterLock
 from orchestrator.store.upgrade import upgrade_format_1
 
-__all__ = ["ResultsStore"]
+__all__ = ["ResultsStore", "StoreWriteError"]
+
+# Tests only (tests/orchestrator/test_faults.py): seconds slept after each array a flush writes,
+# so that signals sent at random moments land inside flushes.
+FAULT_DELAY = float(os.environ.get("GANHPO_FAULT_DELAY_FLUSH", "0") or 0)
+FULL_CHUNKS = {"write_empty_chunks": True}  # every chunk is a file: a missing one is damage
+
+
+class StoreWriteError(StoreError):
+    """Writing the store failed (disk full, permission lost, NFS error); what was flushed before stays."""
 
 
 def _chunk_runs(chunks: set[int]) -> list[tuple[int, int]]:
@@ -54,8 +69,9 @@ class ResultsStore:
     """The single writer: an in-memory mirror of every array, flushed in dirty row chunks."""
 
     def __init__(self, group: zarr.Group, mirror: dict[str, np.ndarray], n: int, path: str,
-                 workers: list[str]):
+                 workers: list[str], lock: WriterLock | None = None):
         self.group = group
+        self.lock = lock
         self.path = path
         attrs = group.attrs.asdict()
         self.experiment: dict = attrs["experiment"]
@@ -66,7 +82,11 @@ class ResultsStore:
         self._mirror = mirror
         self.n = n
         self._dirty: dict[str, set[int]] = {}
-        self._arrays = {name: group[name] for name in (*ARRAY_NAMES, "worker_names")}
+        self._arrays = {name: group[name].with_config(FULL_CHUNKS)
+                        for name in (*ARRAY_NAMES, "worker_names")}
+        if not group.attrs.get("chunk_files"):  # written before every chunk was a file: once more
+            self._dirty = {name: set(range(-(-n // ROW_CHUNK))) for name in ARRAY_NAMES}
+            self._workers_written = 0
 
     @classmethod
     def create(cls, path: str | Path, experiment: Mapping, param_names: list[str],
@@ -85,29 +105,56 @@ class ResultsStore:
         create_names(group)
         group.attrs.update({"experiment": json.loads(json.dumps(dict(experiment))),
                             "param_names": list(param_names), "created": time.time(),
-                            "n_committed": 0, "n_workers": 0, "ganhpo_format": FORMAT_VERSION})
-        if path.exists():
-            path.rmdir()  # an empty directory, checked above
-        os.replace(staging, path)
-        return cls.open(path)
+                            "n_committed": 0, "n_workers": 0, "ganhpo_format": FORMAT_VERSION,
+                            "chunk_files": True, "added_arrays": list(ADDED_ARRAYS)})
+        lock = WriterLock.acquire(staging)  # the store appears with its lock already held
+        try:
+            if path.exists():
+                path.rmdir()  # an empty directory, checked above
+            os.replace(staging, path)
+        except OSError:  # another driver created it first: its lock decides
+            lock.release()
+            shutil.rmtree(staging, ignore_errors=True)
+            return cls.open(path)
+        lock.path = path
+        return cls.open(path, lock)
 
     @classmethod
-    def open(cls, path: str | Path) -> ResultsStore:
-        """Open an existing store for writing (resume), loading its committed rows."""
+    def open(cls, path: str | Path, lock: WriterLock | None = None) -> ResultsStore:
+        """Open an existing store for writing (resume): take its lock, check it whole, load its
+        committed rows. StoreLocked if another driver writes it, StoreDamaged if it is damaged."""
         group = open_group(path, "r+")
+        lock = lock or WriterLock.acquire(path)
+        try:
+            return cls._load(group, str(path), lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    @classmethod
+    def _load(cls, group: zarr.Group, path: str, lock: WriterLock) -> ResultsStore:
         attrs = group.attrs.asdict()
         n = int(attrs.get("n_committed", 0))
+        require_intact(path, group, attrs, n)
         trials = int(group["status"].shape[1])
         workers, errors = read_texts(group, attrs, 0, n, trials)
         if int(attrs["ganhpo_format"]) < 2:
             upgrade_format_1(group, attrs, n, workers, errors)
-        for name in ADDED_ARRAYS:
-            if name not in group:  # a store from before the array existed: all fill
-                tail, dtype, fill = array_layout(0, trials, 1)[name]
-                create_array(group, name, tail, dtype, fill, n)[:n] = np.full((n, *tail), fill, dtype)
-        mirror = {name: np.asarray(group[name][:n]) for name in ARRAY_NAMES if name != "error"}
+        missing = [name for name in ADDED_ARRAYS if name not in store_arrays(attrs)]
+        for name in missing:  # a store from before the array existed: all fill
+            tail, dtype, fill = array_layout(0, trials, 1)[name]
+            create_array(group, name, tail, dtype, fill, n)[:n] = np.full((n, *tail), fill, dtype)
+        if missing:
+            group.attrs.update({"added_arrays": [*attrs.get("added_arrays", ()), *missing]})
+        mirror = {name: read_checked(path, group, name, n) for name in ARRAY_NAMES if name != "error"}
+        require_finite(path, mirror["status"], mirror["metric"])
         mirror["error"] = errors
-        return cls(group, mirror, n, str(path), workers)
+        return cls(group, mirror, n, path, workers, lock)
+
+    def close(self) -> None:
+        """Release the store's lock (the last flush is the caller's); idempotent."""
+        if self.lock is not None:
+            self.lock.release()
 
     @property
     def trials(self) -> int:
@@ -178,14 +225,26 @@ class ResultsStore:
 
     def flush(self) -> None:
         """Write dirty chunks (status last), then commit ``n_committed``: a crash loses at most
-        the rows since the last flush, never half-commits one."""
+        the rows since the last flush, never half-commits one. A chunk stays dirty until it is
+        written (an interrupted flush is redone whole); StoreWriteError if the disk refuses."""
+        if self.lock is not None:
+            self.lock.beat()
         if not self._dirty and self._workers_written == len(self.workers):
             return
+        try:
+            self._write_dirty()
+        except OSError as err:
+            reason = err.strerror or str(err)
+            raise StoreWriteError(f"writing the store {self.path} failed ({reason}); it keeps "
+                                  "every row flushed before; fix the cause (e.g. free disk space) "
+                                  "and resume") from None
+
+    def _write_dirty(self) -> None:
         rows = -(-self.n // ROW_CHUNK) * ROW_CHUNK  # arrays grow in whole chunks
         self._grow(rows)
         self._write_names()
         for name in ARRAY_NAMES:
-            chunks = self._dirty.pop(name, None)
+            chunks = self._dirty.get(name)
             if not chunks:
                 continue
             target = self._arrays[name]
@@ -193,7 +252,11 @@ class ResultsStore:
                 target.resize((rows, *target.shape[1:]))
             for lo, hi in _chunk_runs(chunks):
                 target[lo * ROW_CHUNK:hi * ROW_CHUNK] = self._mirror[name][lo * ROW_CHUNK:hi * ROW_CHUNK]
-        self.group.attrs.update({"n_committed": self.n, "n_workers": len(self.workers)})
+            del self._dirty[name]  # only now: an interrupted write is written again
+            if FAULT_DELAY:
+                time.sleep(FAULT_DELAY)
+        self.group.attrs.update({"n_committed": self.n, "n_workers": len(self.workers),
+                                 "chunk_files": True})
 
     def _write_names(self) -> None:
         """Append the worker names first seen since the last flush (their chunks only)."""
