@@ -42,7 +42,8 @@ def check_data(exp: Experiment) -> None:
 
 
 def validate(exp: Experiment, path: str) -> None:
-    """Fail on a bad optimiser, data file or incompatible store before any cluster starts."""
+    """Fail on a bad size, optimiser, data file or incompatible store before any cluster starts."""
+    exp.check_size()  # again: a budget set after construction (--budget) is sized here
     build_optimizer(exp)
     check_data(exp)
     if Path(path).exists():
@@ -56,6 +57,7 @@ def store_path(exp: Experiment, store: str | None) -> str:
 
 def open_store(exp: Experiment, path: str) -> ResultsStore:
     """Create the store, or open one this experiment can resume (the experiment is recorded)."""
+    exp.check_size()  # nothing is created for an experiment too large to run
     if Path(path).exists():
         store = ResultsStore.open(path)
         exp.check_resumable(store.experiment, path)

@@ -2,7 +2,7 @@
 
 Layout (axis 0 = architectures, growing): ``params`` (A, P) values (categoricals: index);
 ``status`` (A, T) a ``TrialState``; ``metric``, ``best_epoch``, ``started``, ``finished``,
-``worker``, ``diverged_at``, ``error`` (text) (A, T); ``epoch_metric`` (A, T, E); ``stage`` and
+``worker``, ``diverged_at``, ``attempts`` (times started), ``error`` (text) (A, T); ``epoch_metric`` (A, T, E); ``stage`` and
 ``n_params`` (A,); ``worker_names`` (W,) the names ``worker`` indexes. The attributes
 ``n_committed`` and ``n_workers`` are written after the data, and readers only ever look at rows
 below them. Format 1 (worker names and error texts in group attributes) is still read.
@@ -22,8 +22,8 @@ from orchestrator.experiment import STAGES
 
 __all__ = ["ARRAY_NAMES", "DONE", "FAILED", "FINISHED", "FORMAT_VERSION", "NAME_CHUNK", "PENDING",
            "ROW_CHUNK", "RUNNING", "STAGES", "STATUS_NAMES", "TEXT", "StoreError", "TrialState",
-           "array_layout", "create_array", "create_names", "diverged_rows", "errors_dict", "is_finished",
-           "open_group", "read_texts"]
+           "OPTIONAL_ARRAYS", "add_missing_arrays", "array_layout", "create_array", "create_names",
+           "diverged_rows", "errors_dict", "is_finished", "open_group", "optional_rows", "read_texts"]
 
 FORMAT_VERSION = 2
 
@@ -57,7 +57,9 @@ TEXT = np.dtypes.StringDType()
 
 # ``status`` is last: it is written last, so a reader that sees a trial finished sees its data.
 ARRAY_NAMES = ("params", "stage", "n_params", "metric", "best_epoch", "started", "finished",
-               "worker", "epoch_metric", "diverged_at", "error", "status")
+               "worker", "epoch_metric", "diverged_at", "attempts", "error", "status")
+# Arrays added after format 2 first shipped: a store without one reads as all default.
+OPTIONAL_ARRAYS = ("attempts",)
 
 
 class StoreError(ValueError):
@@ -77,6 +79,7 @@ def array_layout(n_params: int, trials: int, epochs: int) -> dict[str, tuple[tup
         "worker": ((trials,), "i2", -1),
         "epoch_metric": ((trials, epochs), "f4", np.nan),
         "diverged_at": ((trials,), "i4", -1),
+        "attempts": ((trials,), "i2", 0),
         "error": ((trials,), TEXT, ""),
         "status": ((trials,), "i1", PENDING),
     }
@@ -138,6 +141,23 @@ def read_texts(group: zarr.Group, attrs: Mapping, lo: int, hi: int,
         return list(attrs.get("workers", [])), errors
     names = group["worker_names"][: int(attrs.get("n_workers", 0))]
     return [str(s) for s in names], np.asarray(group["error"][lo:hi], dtype=TEXT)
+
+
+def add_missing_arrays(group: zarr.Group, rows: int) -> None:
+    """Create every optional array a store lacks (default-filled), when opened for writing."""
+    trials, epochs = (int(n) for n in group["epoch_metric"].shape[1:])
+    for name in OPTIONAL_ARRAYS:
+        if name not in group:
+            tail, dtype, fill = array_layout(0, trials, epochs)[name]
+            create_array(group, name, tail, dtype, fill, rows)
+
+
+def optional_rows(group: zarr.Group, name: str, lo: int, hi: int, trials: int) -> np.ndarray:
+    """Rows [lo, hi) of an optional array; a store without it reads as the default."""
+    if name in group:
+        return np.asarray(group[name][lo:hi])
+    tail, dtype, fill = array_layout(0, trials, 1)[name]
+    return np.full((max(hi - lo, 0), *tail), fill, dtype)
 
 
 def diverged_rows(group: zarr.Group, lo: int, hi: int, trials: int) -> np.ndarray:

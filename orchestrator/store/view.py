@@ -19,6 +19,7 @@ from orchestrator.store.layout import (
     ARRAY_NAMES,
     DONE,
     FAILED,
+    OPTIONAL_ARRAYS,
     PENDING,
     RUNNING,
     STAGES,
@@ -27,6 +28,7 @@ from orchestrator.store.layout import (
     errors_dict,
     is_finished,
     open_group,
+    optional_rows,
     read_texts,
 )
 
@@ -62,6 +64,7 @@ class Snapshot:
     worker: np.ndarray | None = None  # (A, T) index into workers, -1 none
     epoch_metric: np.ndarray | None = None  # (A, T, E)
     diverged_at: np.ndarray | None = None  # (A, T) epoch, -1 none
+    attempts: np.ndarray | None = None  # (A, T) times started (a worker death makes it 2 and more)
     exists: bool = True  # False: no store there yet (the monitor waits for one)
     curves: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     now: float = field(default_factory=time.time)  # when this view was read
@@ -232,6 +235,7 @@ def read_store(path: str | Path, arrays: tuple[str, ...] | None = None) -> Snaps
     data = {}
     for name in {*(arrays or ARRAY_NAMES), "status"} - {"error"}:
         data[name] = (diverged_rows(group, 0, n, trials) if name == "diverged_at"
+                      else optional_rows(group, name, 0, n, trials) if name in OPTIONAL_ARRAYS
                       else group[name][:n])
     return Snapshot(str(path), attrs["experiment"], list(attrs["param_names"]), workers=workers,
                     errors=errors_dict(errors), created=float(attrs.get("created", 0.0)), **data)
