@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from distributed import Client, Future
 
 from orchestrator.search.trial import timed_out
-from orchestrator.store import ResultsStore
+from orchestrator.store import DONE, ResultsStore
 
 __all__ = ["TrialWatch", "death_cause"]
 
@@ -55,6 +55,24 @@ def _set_allowed_failures(n: int, dask_scheduler=None) -> None:
     dask_scheduler.allowed_failures = int(n)
 
 
+async def _restart_worker(worker: str, dask_scheduler=None) -> str:
+    """On the scheduler: remove ``worker`` as expected (its other tasks are rerun without
+    counting a death against them), then have its nanny kill the process and start a new one."""
+    from distributed.core import rpc
+
+    ws = dask_scheduler.workers.get(worker)
+    if ws is None:
+        return "it is gone"
+    if not ws.nanny:
+        return "it has no nanny to restart it"
+    nanny = ws.nanny
+    await dask_scheduler.remove_worker(worker, expected=True, close=False,
+                                       stimulus_id=f"ganhpo-trial-timeout-{time.time()}")
+    async with rpc(nanny, connection_args=dask_scheduler.connection_args) as comm:
+        await comm.kill(reason="ganhpo-trial-timeout")
+    return "restarted"
+
+
 class TrialWatch:
     """Counts attempts, stops trials past their deadline and explains worker deaths."""
 
@@ -72,8 +90,11 @@ class TrialWatch:
                         "keeps distributed.scheduler.allowed-failures", self.retries, err)
 
     def started(self, store: ResultsStore, a: int, t: int, msg: dict) -> None:
-        """A start report: one more attempt, its epochs start empty, it runs where it says."""
+        """A start report: one more attempt, its epochs start empty, it runs where it says (a
+        late report of a finished trial only counts)."""
         store.set("attempts", (a, t), int(store.array("attempts")[a, t]) + 1)
+        if store.array("status")[a, t] >= DONE:
+            return
         store.set("epoch_metric", (a, t), math.nan)
         store.set("started", (a, t), msg["started"])
         store.set("worker", (a, t), store.worker_id(msg["worker"]))
@@ -100,15 +121,12 @@ class TrialWatch:
 
     def _free(self, worker: str) -> None:
         """Restart a worker with a nanny, so a trial that never returns frees its slot."""
-        info = self.client.scheduler_info().get("workers", {}).get(worker, {})
-        if not info.get("nanny"):
-            log.warning("a timed-out trial keeps worker %s busy until it returns (no nanny to "
-                        "restart it)", worker)
-            return
         try:
-            self.client.restart_workers([worker], raise_for_error=False)
+            done = self.client.run_on_scheduler(_restart_worker, worker)
         except Exception as err:  # noqa: BLE001 - the worker may be gone already
-            log.warning("could not restart worker %s after a timeout: %s", worker, err)
+            done = f"could not restart it ({err})"
+        if done != "restarted":
+            log.warning("a timed-out trial keeps worker %s busy until it returns: %s", worker, done)
 
     def failure(self, a: int, t: int, exc: object) -> dict:
         """The stored outcome of a trial whose future did not finish (stopped, died, lost)."""

@@ -207,11 +207,11 @@ class Search:
     def on_epoch(self, msg: dict) -> None:
         """Store one streamed epoch report; its first marks the trial running."""
         a, t = int(msg["arch"]), int(msg["trial"])
-        if a >= self.store.n or self.store.array("status")[a, t] >= DONE:
+        if a >= self.store.n:
             return
-        if msg["epoch"] < 0:  # the start report of an attempt
+        if msg["epoch"] < 0:  # the start report of an attempt (counted even if it comes late)
             self.watch.started(self.store, a, t, msg)
-        elif self.watch.stale(a, t, msg):
+        if self.store.array("status")[a, t] >= DONE or self.watch.stale(a, t, msg):
             return
         if 0 <= msg["epoch"] < self.store.epochs:
             self.store.set("epoch_metric", (a, t, int(msg["epoch"])), msg["metric"])
