@@ -76,8 +76,8 @@ async def _restart_worker(worker: str, dask_scheduler=None) -> str:
 class TrialWatch:
     """Counts attempts, stops trials past their deadline and explains worker deaths."""
 
-    def __init__(self, client: Client, timeout: float | None, retries: int):
-        self.client, self.timeout, self.retries = client, timeout, int(retries)
+    def __init__(self, client: Client, store: ResultsStore, timeout: float | None, retries: int):
+        self.client, self.store, self.timeout, self.retries = client, store, timeout, int(retries)
         self.running: dict[tuple[int, int], Attempt] = {}
         self.stopped: dict[tuple[int, int], str] = {}  # trial -> why the driver stopped it
 
@@ -136,6 +136,8 @@ class TrialWatch:
         elif type(exc).__name__ == "KilledWorker":
             deaths = int(getattr(exc, "allowed_failures", self.retries)) + 1
             cause = death_cause(self.client, attempt.pid if attempt else None)
+            # a worker that dies at once may never send its start report: count the deaths
+            self.store.set("attempts", (a, t), max(deaths, int(self.store.array("attempts")[a, t])))
             error = (f"KilledWorker: the worker died {TIMES.get(deaths, f'{deaths} times')} while "
                      f"running this trial ({cause}); raise retries: if the machine was at fault")
         else:

@@ -169,7 +169,7 @@ class Search:
     @cached_property
     def watch(self) -> TrialWatch:
         """Attempts, trial timeouts and worker deaths (orchestrator.search.attempts)."""
-        return TrialWatch(self.client, self.exp.trial_timeout, self.exp.retries)
+        return TrialWatch(self.client, self.store, self.exp.trial_timeout, self.exp.retries)
 
     @cached_property
     def fail_fast(self) -> FailFast:

@@ -41,7 +41,7 @@ def test_a_trial_that_kills_its_worker_runs_retries_plus_one_times(nannies, tmp_
     assert (snap.status[dies] == FAILED).all() and (snap.status[~dies] == DONE).all()
     assert (snap.attempts[dies] == 2).all() and (snap.attempts[~dies] == 1).all()
     for a, t in zip(*np.nonzero(snap.status == FAILED), strict=True):
-        assert "the worker died twice while running this trial (exit status 1)" in snap.errors[f"{a}/{t}"]
+        assert "KilledWorker: the worker died twice while running this trial (" in snap.errors[f"{a}/{t}"]
         assert np.isnan(snap.epoch_metric[a, t]).all()  # no stale epoch of a dead attempt
 
 
