@@ -6,6 +6,7 @@ import difflib
 import importlib
 import json
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import InitVar, dataclass, field, fields
 from pathlib import Path
@@ -15,6 +16,7 @@ import yaml
 
 from orchestrator.optimizers import OPTIMIZERS
 from orchestrator.space import SearchSpace, SpaceError
+from orchestrator.strict_yaml import YamlInputError, parse_yaml, read_text
 
 __all__ = ["STAGES", "Experiment", "ExperimentError", "effective_min_ok", "load_experiment",
            "parse_stages"]
@@ -53,6 +55,8 @@ class Experiment:
     cluster: dict = field(default_factory=dict)
     stages: list | None = None
     deterministic: bool = False
+    trial_timeout: float | None = None  # seconds a trial may run; None: no limit
+    retries: int = 1  # reruns of a trial whose worker died while running it
 
     source: InitVar[str] = "experiment"  # where the definition came from, named in errors
 
@@ -74,6 +78,29 @@ class Experiment:
         if overlap:
             raise ExperimentError(f"{source}: field 'fixed': {sorted(overlap)} are also in 'space'; "
                                   "keep each hyperparameter in one of them")
+        self.check_size(source)
+
+    def check_size(self, source: str = "experiment") -> None:
+        """Refuse an experiment too large to run: limits, the store mirror's memory, the record."""
+        for key, limit in LIMITS.items():
+            if getattr(self, key) > limit:
+                raise ExperimentError(f"{source}: field '{key}' is {getattr(self, key)}, above the "
+                                      f"limit {limit:,}; lower it (e.g. {key}: {_EXAMPLES[key]})")
+        need, have = mirror_bytes(self), available_memory()
+        if have and need > have:
+            raise ExperimentError(
+                f"{source}: budget {self.budget} x trials {self.trials} x epochs {self.epochs} needs "
+                f"about {_gib(need)} of memory for the results store, more than the {_gib(have)} "
+                "available here; lower budget, trials or epochs")
+        try:
+            size = len(json.dumps(self.to_dict()))
+        except (TypeError, ValueError) as err:
+            raise ExperimentError(f"{source}: the experiment cannot be recorded as JSON ({err}); "
+                                  "keep data:, fixed: and cluster: to plain values") from None
+        if size > MAX_RECORD_BYTES:
+            raise ExperimentError(f"{source}: the experiment is {size:,} bytes as JSON, above the "
+                                  f"limit {MAX_RECORD_BYTES:,}; keep data: to file names and small "
+                                  "options (a YAML anchor expanded many times?)")
 
     def to_dict(self) -> dict:
         """A JSON-able description (stored in the results store's attributes)."""
@@ -131,6 +158,29 @@ class Experiment:
 
 
 _POSITIVE_INTS = ("epochs", "trials", "budget", "max_pending")
+LIMITS = {"epochs": 100_000, "trials": 1000, "budget": 1_000_000}
+MAX_RECORD_BYTES = 64 * 1024  # the experiment as JSON, rewritten into the store on every resume
+MAX_RETRIES = 10
+
+
+def mirror_bytes(exp: Experiment) -> int:
+    """About the memory the results store's in-memory mirror needs for the whole budget (the
+    mirror doubles as it grows: twice the rows' bytes)."""
+    per_trial = 4 * exp.epochs + 64  # epoch_metric (f4) + metric, times, status, error, ...
+    per_arch = 8 * len(exp.space.names) + 16 + exp.trials * per_trial
+    return 2 * exp.budget * per_arch
+
+
+def available_memory() -> int:
+    """Bytes of physical memory available now (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.1f} GiB"
 
 
 def _check_types(spec: dict, source: str) -> None:
@@ -165,6 +215,7 @@ def _check_types(spec: dict, source: str) -> None:
     if not isinstance(spec.get("deterministic", False), bool):
         raise ExperimentError(f"{source}: field 'deterministic' must be true or false, "
                               f"got {spec['deterministic']!r}")
+    _check_trial_limits(spec, source)
     if spec.get("stage", "broad") not in STAGES:
         raise ExperimentError(f"{source}: field 'stage' must be broad or focus, got {spec['stage']!r}")
 
@@ -184,6 +235,19 @@ def _check_failure_fields(spec: dict, source: str) -> None:
                                     and math.isfinite(penalty)):
         raise ExperimentError(f"{source}: field 'penalty' must be a finite number, got {penalty!r}; "
                               "e.g. penalty: 10.0, or leave it out to derive it from the results")
+
+
+def _check_trial_limits(spec: dict, source: str) -> None:
+    """trial_timeout: a positive number of seconds (or absent); retries: an integer 0..10."""
+    timeout = spec.get("trial_timeout")
+    if timeout is not None and not (isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+                                    and math.isfinite(timeout) and timeout > 0):
+        raise ExperimentError(f"{source}: field 'trial_timeout' must be a positive number of "
+                              f"seconds, got {timeout!r}; e.g. trial_timeout: 3600")
+    retries = spec.get("retries", 1)
+    if not (_is_int(retries) and 0 <= retries <= MAX_RETRIES):
+        raise ExperimentError(f"{source}: field 'retries' must be an integer from 0 to "
+                              f"{MAX_RETRIES}, got {retries!r}; e.g. retries: 1")
 
 
 def _is_int(value: Any) -> bool:
@@ -277,7 +341,9 @@ def load_experiment(path: str | Path) -> Experiment:
     if not path.is_file():
         raise ExperimentError(f"{path}: no such experiment file")
     try:
-        spec = yaml.safe_load(path.read_text())
+        spec = parse_yaml(read_text(path), path)
+    except YamlInputError as err:
+        raise ExperimentError(str(err)) from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -287,4 +353,3 @@ def load_experiment(path: str | Path) -> Experiment:
     if exp.name == "experiment":
         exp.name = path.stem
     return exp
-

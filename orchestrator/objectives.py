@@ -8,6 +8,7 @@ like a short, stochastic GAN training whose best epoch is reported.
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable, Mapping
 
@@ -43,10 +44,19 @@ def noisy_hartmann(params: Mapping[str, float], *, model: str = "hartmann6", dat
 
     ``data`` options: ``noise`` (std of the trial-to-trial noise at the worst point, default 0.1),
     ``epoch_seconds`` (sleep per epoch, default 0), ``slow_param``/``slow_factor`` (epochs of
-    points with that parameter above 0.5 sleep ``slow_factor`` times longer: uneven durations).
+    points with that parameter above 0.5 sleep ``slow_factor`` times longer: uneven durations),
+    ``hang`` (points with x0 above it sleep forever without reporting: a hung trial, for
+    ``trial_timeout``), ``exit`` (points with x0 above it end their worker process with
+    ``os._exit(1)``: a trial that kills its worker, for ``retries``).
     """
     data = dict(data or {})
     x = _coordinates(params)
+    if data.get("hang") is not None and x[0] > float(data["hang"]):
+        while True:
+            time.sleep(60)
+    if data.get("exit") is not None and x[0] > float(data["exit"]):
+        time.sleep(0.5)  # its start report reaches the driver first, as a trial's mid-run death
+        os._exit(1)
     value = float(hartmann6(x)[0] - HARTMANN6_MIN)
     rng = np.random.default_rng(int(seed))
     noise = float(data.get("noise", 0.1)) * (0.2 + x[0])  # heteroscedastic: spread grows with x0

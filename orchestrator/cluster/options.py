@@ -80,7 +80,7 @@ METAVARS = {"memory": "SIZE", "walltime": "HH:MM:SS", "queue": "NAME", "account"
 def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
     """Add --workers, --scheduler, --cluster KIND and one --option per cluster option (all
     default to 'not given'): the one set of cluster options every command shares."""
-    parser.add_argument("--workers", type=int, metavar="N",
+    parser.add_argument("--workers", type=positive_int, metavar="N",
                         help="local worker processes (embedded cluster only; default: up to 4)")
     parser.add_argument("--scheduler", metavar="ADDRESS", help="address of a running Dask scheduler")
     group = parser.add_argument_group("cluster (command line wins over the experiment's cluster:)")
@@ -90,6 +90,17 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
         group.add_argument("--" + opt.key.replace("_", "-"), dest="cluster_" + opt.key,
                            type=opt.type, help=opt.help,
                            metavar=METAVARS.get(opt.key, "N" if opt.type is int else "VALUE"))
+
+
+def positive_int(text: str) -> int:
+    """An integer >= 1 from the command line (argparse names the option in its one-line error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}; e.g. 4") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {value}; e.g. 4")
+    return value
 
 
 def cluster_options(args: argparse.Namespace | None, experiment_cluster: dict | None) -> dict:

@@ -23,6 +23,7 @@ from orchestrator.cluster.preflight import check_environment, release_environmen
 from orchestrator.experiment import STAGES, Experiment, effective_min_ok
 from orchestrator.optimizers import Optimizer, SpaceExhausted
 from orchestrator.search.asker import OptimizerThread
+from orchestrator.search.attempts import TrialWatch
 from orchestrator.search.failures import FailFast, TellRules, common_errors
 from orchestrator.search.slots import SlotTracker
 from orchestrator.search.stop import check_stop
@@ -97,7 +98,7 @@ class Search:
         params = {**self.exp.fixed, **self.point(a)}
         future = self.client.submit(
             execute_trial, self.exp.trial, params, self.kwargs, trial_seed(self.exp.seed, a, t),
-            self.topic, a, t, self.stop_name, key=f"trial-{self.tag}-{a}-{t}", pure=False,
+            self.topic, a, t, self.stop_name, self.exp.trial_timeout, key=f"trial-{self.tag}-{a}-{t}", pure=False,
             resources=self.slots.resources)
         self.keys[future.key] = (a, t)
         self.open.setdefault(a, set()).add(t)
@@ -148,11 +149,9 @@ class Search:
     def on_result(self, future, result) -> None:
         """Store a finished trial at once; tell the optimiser when its architecture is complete."""
         a, t = self.keys.pop(future.key)
-        if future.status != "finished":
+        if future.status != "finished":  # stopped (timeout), KilledWorker (retries spent), lost
             exc = result[1] if isinstance(result, tuple) and len(result) == 3 else result
-            # e.g. KilledWorker: the worker and start time streamed from the trial stay as they are
-            result = {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                      "finished": time.time()}
+            result = self.watch.failure(a, t, exc)
         if store_result(self.store, a, t, result):
             self.fail_fast.succeeded()
         future.release()
@@ -167,6 +166,11 @@ class Search:
     def rules(self) -> TellRules:
         """What the optimiser is told for partly or wholly failed architectures."""
         return TellRules(effective_min_ok(self.exp.to_dict()), self.exp.penalty)
+
+    @cached_property
+    def watch(self) -> TrialWatch:
+        """Attempts, trial timeouts and worker deaths (orchestrator.search.attempts)."""
+        return TrialWatch(self.client, self.store, self.exp.trial_timeout, self.exp.retries)
 
     @cached_property
     def fail_fast(self) -> FailFast:
@@ -204,7 +208,11 @@ class Search:
     def on_epoch(self, msg: dict) -> None:
         """Store one streamed epoch report; its first marks the trial running."""
         a, t = int(msg["arch"]), int(msg["trial"])
-        if a >= self.store.n or self.store.array("status")[a, t] >= DONE:
+        if a >= self.store.n:
+            return
+        if msg["epoch"] < 0:  # the start report of an attempt (counted even if it comes late)
+            self.watch.started(self.store, a, t, msg)
+        if self.store.array("status")[a, t] >= DONE or self.watch.stale(a, t, msg):
             return
         if 0 <= msg["epoch"] < self.store.epochs:
             self.store.set("epoch_metric", (a, t, int(msg["epoch"])), msg["metric"])
@@ -216,6 +224,7 @@ class Search:
     def loop(self) -> None:
         """React to finished trials, finished asks, epoch reports and worker arrivals until done."""
         check_environment(self.client, self.exp.trial)  # before any trial (issue 18)
+        self.watch.configure()
         self.client.subscribe_topic(self.topic, lambda event: self.events.put(("epoch", event[1])))
         try:
             self.watch_slots()
@@ -226,6 +235,7 @@ class Search:
             while self.open or self.asking is not None:
                 check_stop()  # a signal stops the search here, between flushes (issue 18)
                 self.opt.check()  # an optimiser error surfaces here, in the loop's thread
+                self.watch.expire(self.keys)
                 batch = self.completed.next_batch(block=False)
                 for future, result in batch:
                     self._count_duration(result)

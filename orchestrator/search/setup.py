@@ -45,8 +45,9 @@ def check_data(exp: Experiment) -> str | None:
 
 
 def validate(exp: Experiment, path: str) -> str | None:
-    """Fail on a bad optimiser, data file or incompatible store before any cluster starts;
+    """Fail on a bad size, optimiser, data file or incompatible store before any cluster starts;
     return the data split's description (None when the trial module gives none)."""
+    exp.check_size()  # again: a budget set after construction (--budget) is sized here
     build_optimizer(exp)
     described = check_data(exp)
     if Path(path).exists():
@@ -61,6 +62,7 @@ def store_path(exp: Experiment, store: str | None) -> str:
 
 def open_store(exp: Experiment, path: str) -> ResultsStore:
     """Create the store, or open one this experiment can resume (the experiment is recorded)."""
+    exp.check_size()  # nothing is created for an experiment too large to run
     if Path(path).exists():
         store = ResultsStore.open(path)
         exp.check_resumable(store.experiment, path)

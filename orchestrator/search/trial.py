@@ -4,17 +4,25 @@ A trial is a plain function ``trial(params, *, seed, report, model, data, epochs
 imported by its path ``"module:function"`` on a Dask worker. It calls ``report(epoch,
 {"metric": m})`` after each epoch (streamed to the search) and returns a mapping with at least
 ``"metric"`` (lower is better); ``"n_params"``, ``"best_epoch"`` and ``"diverged_at"`` are
-optional. An exception, or a metric that is not a finite number, makes the trial failed; a
-non-finite metric after finite reported epochs keeps the best of those (marked diverged).
+optional. An exception, or a metric that is not a real number (a string, a bool, None, no
+``"metric"`` at all) or not finite, makes the trial failed; a non-finite metric after finite
+reported epochs keeps the best of those (marked diverged).
+
+Each run of a trial first streams a start report (epoch -1, with the worker's pid): the driver
+counts attempts by them (``orchestrator.search.attempts``). With a ``timeout``, report() raises
+``TrialStopped`` once it has passed, and a trial that returns after it is failed
+"timed out after N s".
 """
 
 from __future__ import annotations
 
 import importlib
 import math
+import numbers
+import os
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from distributed import Event, get_worker
@@ -37,8 +45,14 @@ def import_trial(path: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
+def timed_out(seconds: float) -> str:
+    """The error text of a trial stopped by the experiment's ``trial_timeout``."""
+    return f"timed out after {seconds:g} s (trial_timeout); raise trial_timeout or make the trial faster"
+
+
 def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
-                  arch: int, index: int, stop: str | None = None) -> dict:
+                  arch: int, index: int, stop: str | None = None,
+                  timeout: float | None = None) -> dict:
     """Run one trial on a worker; never raises: failures come back as ``status="failed"``."""
     try:
         worker = get_worker()
@@ -49,35 +63,58 @@ def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
     stop_event = Event(stop) if (stop and worker) else None
     curve: dict[int, float] = {}
 
+    def send(epoch: int, metric: float) -> None:
+        if worker is not None:
+            worker.log_event(topic, {"arch": arch, "trial": index, "epoch": epoch, "metric": metric,
+                                     "worker": name, "started": started, "pid": os.getpid()})
+
     def report(epoch: int, metrics: dict) -> None:
         curve[int(epoch)] = float(metrics["metric"])
-        if worker is not None:
-            worker.log_event(topic, {"arch": arch, "trial": index, "epoch": int(epoch),
-                                     "metric": float(metrics["metric"]), "worker": name,
-                                     "started": started})
+        send(int(epoch), curve[int(epoch)])
         if stop_event is not None and stop_event.is_set():
             raise TrialStopped("stopped by the driver")
+        if timeout is not None and time.time() - started > timeout:
+            raise TrialStopped(timed_out(timeout))
 
+    send(-1, math.nan)  # started: the driver counts this attempt
     try:
-        out = dict(import_trial(trial)(params, seed=seed, report=report, **kwargs))
+        out = import_trial(trial)(params, seed=seed, report=report, **kwargs)
+        out = dict(out) if isinstance(out, Mapping) else {"status": "failed", "error": (
+            f"trial returned {out!r} ({type(out).__name__}), not a mapping; return e.g. "
+            "{'metric': 0.25}")}
     except Exception as err:  # noqa: BLE001 - a trial's failure is data, not a crash
         tail = "".join(traceback.format_exception(err)[-3:])
         out = {"status": "failed", "error": f"{type(err).__name__}: {err}\n{tail}"}
+    if timeout is not None and time.time() - started > timeout:
+        out = {"status": "failed", "error": timed_out(timeout)}
     if out.get("status", "done") != "failed":
         out.update(_checked_metric(out, curve))
     return {**out, "started": started, "finished": time.time(), "worker": name, "curve": curve}
 
 
+def metric_problem(out: Mapping) -> str | None:
+    """Why a returned mapping's ``"metric"`` is not a real number, or None if it is one."""
+    if "metric" not in out:
+        keys = ", ".join(map(repr, out)) or "none"
+        return f"trial returned no 'metric' (keys: {keys}); return e.g. {{'metric': 0.25}}"
+    metric = out["metric"]
+    if isinstance(metric, bool) or not isinstance(metric, numbers.Real):
+        return (f"trial returned metric={metric!r} ({type(metric).__name__}), not a real number; "
+                "return a float, e.g. {'metric': 0.25}")
+    return None
+
+
 def _checked_metric(out: dict, curve: dict[int, float]) -> dict:
-    """A returned metric made safe: finite -> done; non-finite after finite reported epochs ->
-    the best of those epochs before the first non-finite one, marked diverged; else failed."""
-    metric = out.get("metric")
-    try:
-        value = float(metric)
-    except (TypeError, ValueError):
-        value = math.nan
+    """A returned metric made safe: not a real number -> failed; finite -> done; non-finite after
+    finite reported epochs -> the best of those epochs before the first non-finite one, marked
+    diverged; else failed."""
+    problem = metric_problem(out)
+    if problem:
+        return {"status": "failed", "error": problem}
+    metric = out["metric"]
+    value = float(metric)
     if math.isfinite(value):
-        return {"status": "done"}
+        return {"status": "done", "metric": value}
     before: dict[int, float] = {}
     for epoch in sorted(curve):
         if not math.isfinite(curve[epoch]):

@@ -2,7 +2,7 @@
 
 Layout (axis 0 = architectures, growing): ``params`` (A, P) values (categoricals: index);
 ``status`` (A, T) a ``TrialState``; ``metric``, ``best_epoch``, ``started``, ``finished``,
-``worker``, ``diverged_at``, ``error`` (text) (A, T); ``epoch_metric`` (A, T, E); ``stage`` and
+``worker``, ``diverged_at``, ``attempts`` (times started), ``error`` (text) (A, T); ``epoch_metric`` (A, T, E); ``stage`` and
 ``n_params`` (A,); ``worker_names`` (W,) the names ``worker`` indexes. The attributes
 ``n_committed`` and ``n_workers`` are written after the data, and readers only ever look at rows
 below them. Format 1 (worker names and error texts in group attributes) is still read.
@@ -22,8 +22,8 @@ from orchestrator.experiment import STAGES
 
 __all__ = ["ARRAY_NAMES", "DONE", "FAILED", "FINISHED", "FORMAT_VERSION", "NAME_CHUNK", "PENDING",
            "ROW_CHUNK", "RUNNING", "STAGES", "STATUS_NAMES", "TEXT", "StoreError", "TrialState",
-           "array_layout", "create_array", "create_names", "diverged_rows", "errors_dict", "is_finished",
-           "open_group", "read_texts"]
+           "ADDED_ARRAYS", "added_rows", "array_layout", "create_array", "create_names",
+           "diverged_rows", "errors_dict", "is_finished", "open_group", "read_texts"]
 
 FORMAT_VERSION = 2
 
@@ -58,10 +58,11 @@ CHECKSUMMED = zarr.codecs.ZstdCodec(level=0, checksum=True)  # a damaged chunk f
 
 # ``status`` is last: it is written last, so a reader that sees a trial finished sees its data.
 ARRAY_NAMES = ("params", "stage", "n_params", "metric", "test_metric", "best_epoch", "started",
-               "finished", "worker", "epoch_metric", "diverged_at", "error", "status")
+               "finished", "worker", "epoch_metric", "diverged_at", "attempts", "error",
+               "status")
 # Arrays added to format 2 after its first stores: absent means every row holds the fill value
 # (readers fill them in; opening for writing creates them, fill written, before any flush).
-ADDED_ARRAYS = ("test_metric",)
+ADDED_ARRAYS = ("test_metric", "attempts")
 
 
 class StoreError(ValueError):
@@ -82,6 +83,7 @@ def array_layout(n_params: int, trials: int, epochs: int) -> dict[str, tuple[tup
         "worker": ((trials,), "i2", -1),
         "epoch_metric": ((trials, epochs), "f4", np.nan),
         "diverged_at": ((trials,), "i4", -1),
+        "attempts": ((trials,), "i2", 0),
         "error": ((trials,), TEXT, ""),
         "status": ((trials,), "i1", PENDING),
     }

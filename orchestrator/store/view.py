@@ -65,6 +65,7 @@ class Snapshot:
     worker: np.ndarray | None = None  # (A, T) index into workers, -1 none
     epoch_metric: np.ndarray | None = None  # (A, T, E)
     diverged_at: np.ndarray | None = None  # (A, T) epoch, -1 none
+    attempts: np.ndarray | None = None  # (A, T) times started (a worker death makes it 2 and more)
     exists: bool = True  # False: no store there yet (the monitor waits for one)
     curves: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     now: float = field(default_factory=time.time)  # when this view was read

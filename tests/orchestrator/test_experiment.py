@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-from orchestrator.experiment import Experiment, ExperimentError
+from orchestrator.experiment import Experiment, ExperimentError, load_experiment
 
 SPACE = {"x": {"lower": 0, "upper": 10, "scale": 0.1}}
 
@@ -43,3 +43,48 @@ def test_construction_normalises_as_from_dict_does():
                                         "stages": [{"name": "broad", "epochs": 3, "budget": 4}]})
     with pytest.raises(ExperimentError, match="field 'trials' must be a positive integer"):
         dataclasses.replace(exp, trials=0)  # every way of making one is checked
+
+
+# ----- issue 18 item 7: everything sized and read strictly before any store exists -----
+
+SPACE_LINE = "space: {x: {lower: 0, upper: 4, scale: 1}}\n"
+
+
+@pytest.mark.parametrize("text, message", [
+    (SPACE_LINE + "budget: 3\nbudget: 4\n", "duplicate key 'budget' at line 3 (first at line 2)"),
+    (SPACE_LINE + "epochs: 100000000\n", "field 'epochs' is 100000000, above the limit 100,000"),
+    (SPACE_LINE + "trials: 10000000\n", "field 'trials' is 10000000, above the limit 1,000"),
+    (SPACE_LINE + "budget: 100000\ntrials: 100\nepochs: 10000\n",
+     "budget 100000 x trials 100 x epochs 10000 needs about"),
+    (SPACE_LINE + "data: &d\n  a: *d\n", "a YAML alias refers to the value that contains it"),
+    (SPACE_LINE + "data:\n  a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n"
+        for i in range(8)), "the YAML expands to more than 100,000 values"),
+    (SPACE_LINE + "data:\n  a: &a [" + ",".join(["x" * 20] * 300) + "]\n  b: [" +
+     ", ".join(["*a"] * 14) + "]\n", "the experiment is 108,505 bytes as JSON, above the limit"),
+    (SPACE_LINE + "trial_timeout: 0\n", "field 'trial_timeout' must be a positive number"),
+    (SPACE_LINE + "retries: -1\n", "field 'retries' must be an integer from 0 to 10, got -1"),
+])
+def test_bad_input_is_refused_in_one_line_naming_the_file(tmp_path, text, message):
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    with pytest.raises(ExperimentError) as err:
+        load_experiment(path)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_non_utf8_file_is_named_with_the_fix(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_bytes(SPACE_LINE.encode() + b"name: caf\xe9\n")
+    with pytest.raises(ExperimentError, match=r"exp.yaml: not UTF-8 text \(byte 0xe9 at offset "
+                                              r"\d+\); save the file as UTF-8$"):
+        load_experiment(path)
+
+
+def test_merge_keys_and_plain_anchors_still_load(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text(SPACE_LINE + "base: &b {noise: 0.1}\n".replace("base", "fixed")
+                    + "data: {<<: *b, noise: 0.2}\n")
+    exp = load_experiment(path)
+    assert exp.data == {"noise": 0.2} and exp.fixed == {"noise": 0.1}

@@ -1,0 +1,165 @@
+"""Attempts, timeouts and worker deaths: the driver's side of ``trial_timeout`` and ``retries``.
+
+Every run of a trial starts with a start report (``execute_trial``, epoch -1). The driver
+counts them in the store's ``attempts`` array; a new attempt (the worker of the last one died
+and the scheduler reran the trial) clears the stale epochs of the dead one, and epoch reports
+of a superseded attempt are dropped.
+
+Retries: the scheduler reruns a task whose worker died until ``allowed_failures`` workers have
+died with it; the driver sets that scheduler's ``allowed_failures`` to the experiment's
+``retries`` (scheduler-wide: every client of a shared scheduler gets it), and turns the final
+``KilledWorker`` into "the worker died N times while running this trial (cause)", the cause
+read from the nanny's log (exit status or signal) where it has one.
+
+Timeouts: a trial's thread cannot be killed inside a worker. At ``trial_timeout`` seconds after
+its start report arrived, the driver records the trial failed ("timed out after N s") and
+cancels its future; the trial's next report() raises ``TrialStopped`` (its own deadline); and a
+worker with a nanny is restarted at once so that a trial that never reports frees its slot (a
+worker without a nanny, e.g. a threaded LocalCluster, stays busy until the trial returns; other
+trials on a restarted worker are rerun by the scheduler).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass
+
+from distributed import Client, Future
+
+from orchestrator.search.trial import timed_out
+from orchestrator.store import DONE, ResultsStore
+
+__all__ = ["TrialWatch", "death_cause"]
+
+log = logging.getLogger("ganhpo")
+TIMES = {1: "once", 2: "twice"}
+SIGNALS = {9: "out of memory?", 6: "abort", 11: "segmentation fault", 15: "terminated"}
+DEATH = re.compile(r"Worker process (\d+) (was killed by signal|exited with status) (-?\d+)")
+
+
+@dataclass
+class Attempt:
+    """The running attempt of one trial, from its start report."""
+
+    started: float  # worker clock: identifies the attempt in its epoch reports
+    worker: str
+    pid: int | None
+    deadline: float  # driver's monotonic clock; inf without a timeout
+
+
+def _set_allowed_failures(n: int, dask_scheduler=None) -> None:
+    dask_scheduler.allowed_failures = int(n)
+
+
+async def _restart_worker(worker: str, dask_scheduler=None) -> str:
+    """On the scheduler: remove ``worker`` as expected (its other tasks are rerun without
+    counting a death against them), then have its nanny kill the process and start a new one."""
+    from distributed.core import rpc
+
+    ws = dask_scheduler.workers.get(worker)
+    if ws is None:
+        return "it is gone"
+    if not ws.nanny:
+        return "it has no nanny to restart it"
+    nanny = ws.nanny
+    await dask_scheduler.remove_worker(worker, expected=True, close=False,
+                                       stimulus_id=f"ganhpo-trial-timeout-{time.time()}")
+    async with rpc(nanny, connection_args=dask_scheduler.connection_args) as comm:
+        await comm.kill(reason="ganhpo-trial-timeout")
+    return "restarted"
+
+
+class TrialWatch:
+    """Counts attempts, stops trials past their deadline and explains worker deaths."""
+
+    def __init__(self, client: Client, store: ResultsStore, timeout: float | None, retries: int):
+        self.client, self.store, self.timeout, self.retries = client, store, timeout, int(retries)
+        self.running: dict[tuple[int, int], Attempt] = {}
+        self.stopped: dict[tuple[int, int], str] = {}  # trial -> why the driver stopped it
+
+    def configure(self) -> None:
+        """Let the scheduler rerun a trial whose worker died at most ``retries`` times."""
+        try:
+            self.client.run_on_scheduler(_set_allowed_failures, self.retries)
+        except Exception as err:  # noqa: BLE001 - a foreign scheduler keeps its own setting
+            log.warning("could not set the scheduler's allowed-failures to retries=%d (%s); it "
+                        "keeps distributed.scheduler.allowed-failures", self.retries, err)
+
+    def started(self, store: ResultsStore, a: int, t: int, msg: dict) -> None:
+        """A start report: one more attempt, its epochs start empty, it runs where it says (a
+        late report of a finished trial only counts)."""
+        store.set("attempts", (a, t), int(store.array("attempts")[a, t]) + 1)
+        if store.array("status")[a, t] >= DONE:
+            return
+        store.set("epoch_metric", (a, t), math.nan)
+        store.set("started", (a, t), msg["started"])
+        store.set("worker", (a, t), store.worker_id(msg["worker"]))
+        deadline = time.monotonic() + self.timeout if self.timeout else math.inf
+        self.running[a, t] = Attempt(msg["started"], msg["worker"], msg.get("pid"), deadline)
+
+    def stale(self, a: int, t: int, msg: dict) -> bool:
+        """An epoch report of an attempt that is no longer the running one."""
+        now = self.running.get((a, t))
+        return now is not None and msg.get("started") != now.started
+
+    def expire(self, keys: dict[str, tuple[int, int]]) -> None:
+        """Cancel every open trial (``keys``: future key -> trial) past its deadline."""
+        if self.timeout is None:
+            return
+        now = time.monotonic()
+        for key, trial in list(keys.items()):
+            attempt = self.running.get(trial)
+            if attempt is None or attempt.deadline > now or trial in self.stopped:
+                continue
+            self.stopped[trial] = timed_out(self.timeout)
+            self.client.cancel([Future(key, self.client)])
+            threading.Thread(target=self._free, args=(attempt.worker,), daemon=True).start()
+
+    def _free(self, worker: str) -> None:
+        """Restart a worker with a nanny, so a trial that never returns frees its slot."""
+        try:
+            done = self.client.run_on_scheduler(_restart_worker, worker)
+        except Exception as err:  # noqa: BLE001 - the worker may be gone already
+            done = f"could not restart it ({err})"
+        if done != "restarted":
+            log.warning("a timed-out trial keeps worker %s busy until it returns: %s", worker, done)
+
+    def failure(self, a: int, t: int, exc: object) -> dict:
+        """The stored outcome of a trial whose future did not finish (stopped, died, lost)."""
+        attempt = self.running.pop((a, t), None)
+        if (a, t) in self.stopped:
+            error = self.stopped.pop((a, t))
+        elif type(exc).__name__ == "KilledWorker":
+            deaths = int(getattr(exc, "allowed_failures", self.retries)) + 1
+            cause = death_cause(self.client, attempt.pid if attempt else None)
+            # a worker that dies at once may never send its start report: count the deaths
+            self.store.set("attempts", (a, t), max(deaths, int(self.store.array("attempts")[a, t])))
+            error = (f"KilledWorker: the worker died {TIMES.get(deaths, f'{deaths} times')} while "
+                     f"running this trial ({cause}); raise retries: if the machine was at fault")
+        else:
+            error = f"{type(exc).__name__}: {exc}"
+        return {"status": "failed", "error": error, "finished": time.time()}
+
+
+def death_cause(client: Client, pid: int | None) -> str:
+    """How worker process ``pid`` ended, from its nanny's log: "signal 9: out of memory?"."""
+    generic = "killed or exited: out of memory, a segfault or os._exit in the trial?"
+    if pid is None:
+        return generic
+    try:
+        logs = client.get_worker_logs(nanny=True)
+    except Exception:  # noqa: BLE001 - the cause is a hint, never a failure
+        return generic
+    for lines in logs.values():
+        for _, line in lines if isinstance(lines, list) else ():
+            match = DEATH.search(str(line))
+            if match and int(match.group(1)) == pid:
+                code = int(match.group(3))
+                if match.group(2).startswith("was killed"):
+                    return f"signal {code}: {SIGNALS.get(code, 'killed')}"
+                return f"exit status {code}"
+    return generic
