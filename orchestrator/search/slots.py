@@ -26,7 +26,7 @@ log = logging.getLogger("ganhpo")
 SLOT_POLL_SECONDS = 5.0  # only when the scheduler plugin cannot be registered
 # At most this many architectures per ask: a large fill goes out in pieces, each submitted as
 # soon as it is proposed, and no single ask's cost grows with the number of slots.
-ASK_PIECE = 64
+ASK_PIECE = 256
 
 
 class SlotWatcher(SchedulerPlugin):

@@ -31,9 +31,9 @@ def test_trials_in_flight_reach_slots_plus_margin():
 
 
 def test_a_large_fill_is_asked_in_pieces():
-    assert ask(slots=10_000) == ASK_PIECE  # not 2,001 in one ask: the next piece follows
+    assert ask(slots=10_000, remaining=6_000) == ASK_PIECE  # not 2,001 in one ask: the next piece follows
     assert ask(slots=10_000, remaining=6_000, piece=500) == 500
-    assert ask(max_pending=1_000) == ASK_PIECE
+    assert ask(max_pending=1_000, remaining=6_000) == ASK_PIECE
     assert ask(slots=10_000, remaining=7) == 7
 
 
