@@ -32,7 +32,7 @@ import numpy as np
 from orchestrator.experiment import Experiment
 from orchestrator.search.loop import flush_due
 from orchestrator.search.setup import build_optimizer
-from orchestrator.search.slots import architectures_to_ask, queue_margin
+from orchestrator.search.slots import ASK_PIECE, architectures_to_ask, queue_margin
 from orchestrator.store import DONE, ResultsStore
 
 TRIALS, EPOCHS = 5, 5
@@ -74,7 +74,8 @@ class Sim:
     """Event queue, scheduler (FIFO of trials onto free slots), driver loop and optimiser thread."""
 
     def __init__(self, slots: int, mean: float, budget: int, optimizer: str, arrival: float,
-                 store_path: str, seed: int = 0):
+                 store_path: str, seed: int = 0, piece: int = ASK_PIECE):
+        self.piece = piece
         self.exp = experiment(budget, optimizer)
         self.opt = build_optimizer(self.exp)
         self.store = ResultsStore.create(store_path, self.exp.to_dict(), self.exp.space.names,
@@ -155,7 +156,8 @@ class Sim:
         n = architectures_to_ask(slots=self.seen_slots, trials=TRIALS,
                                  open_trials=sum(self.open_trials.values()),
                                  open_architectures=len(self.open_trials),
-                                 remaining=self.budget - self.store.n, margin=margin)
+                                 remaining=self.budget - self.store.n, margin=margin,
+                                 piece=self.piece)
         if n > 0:
             points, cost = timed(self.opt.ask, n)
             self.ask_seconds.append(cost)
@@ -288,12 +290,13 @@ def main() -> None:
     parser.add_argument("--waves", type=float, default=3.0, help="budget = waves x slots / 5")
     parser.add_argument("--arrival", type=float, default=60.0, help="workers arrive over these seconds")
     parser.add_argument("--optimizer", default="rbf")
+    parser.add_argument("--piece", type=int, default=ASK_PIECE, help="most architectures per ask")
     parser.add_argument("--cost", action="store_true", help="per-completion cost against history")
     parser.add_argument("--history", default="100,500,1000,2000,5000")
     args = parser.parse_args()
     load = " ".join(f"{v:.1f}" for v in os.getloadavg())
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} {platform.node()} {os.cpu_count()} cores, load {load}, "
-          f"optimizer {args.optimizer}")
+          f"optimizer {args.optimizer}, at most {args.piece} architectures per ask")
     if args.cost:
         print("| architectures told | store sets per trial (ms) | tell (ms) | ask 1 (ms) | flush (ms) "
               "| per completion (ms) |\n|---|---|---|---|---|---|")
@@ -310,7 +313,8 @@ def main() -> None:
     for slots in map(int, args.slots.split(",")):
         budget = int(args.waves * slots / TRIALS)
         with tempfile.TemporaryDirectory() as tmp:
-            f = Sim(slots, args.mean, budget, args.optimizer, args.arrival, f"{tmp}/s.zarr").run()
+            f = Sim(slots, args.mean, budget, args.optimizer, args.arrival, f"{tmp}/s.zarr",
+                    piece=args.piece).run()
         print(f"| {slots} | {budget} | {f['busy_to_last_start']:.3f} | {f['busy']:.3f} | {f['tail']:.0f} "
               f"| {f['fill_lag_p95']:.2f} / {f['fill_lag_max']:.2f} | {f['loop_util']:.3f} ({f['flush_util']:.3f}) "
               f"| {f['opt_util']:.3f} | {f['asks']} ({f['ask_mean']:.3f} / {f['ask_max']:.2f}) "

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from distributed import LocalCluster, Nanny, Scheduler, Security, SpecCluster
+from distributed import LocalCluster, Nanny, Scheduler, Security, SpecCluster, Worker
 from distributed.system import MEMORY_LIMIT
 
 from .options import DASHBOARD, GPU_ENV, LOOPBACK, ClusterError, listen_host
@@ -21,6 +21,9 @@ log = logging.getLogger("ganhpo")
 # Python still show. Set for every worker (inherited from the nanny, exported by batch job
 # scripts) before any trial imports TensorFlow; a value set in the driver's environment wins.
 QUIET_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2", "GRPC_VERBOSITY": "ERROR"}
+# More worker threads than this in the driver's own process share one GIL with the search loop
+# and the scheduler: 2-s trials at 80 threads keep 0.86 of the slots busy (docs/benchmarks.md).
+IN_PROCESS_THREADS = 32
 
 
 def quiet_env() -> dict[str, str]:
@@ -91,6 +94,23 @@ def _local_cluster(*, workers: int | None = None, gpus_per_job: int | None = Non
             "protocol": protocol, **listen, **options}}
         for dev in devices}
     return SpecCluster(workers=workers_spec, scheduler=scheduler, security=security, name="ganhpo-gpu")
+
+
+def in_process_threads(cluster: object) -> int:
+    """Worker threads of ``cluster`` that run in this process (workers started without a nanny)."""
+    workers = getattr(cluster, "workers", None) or {}
+    return sum(int(w.state.nthreads) for w in list(workers.values()) if isinstance(w, Worker))
+
+
+def warn_in_process(cluster: object, limit: int = IN_PROCESS_THREADS) -> bool:
+    """Log one line (and return True) when more than ``limit`` worker threads share this process."""
+    n = in_process_threads(cluster)
+    if n <= limit:
+        return False
+    log.warning("local: %d worker threads run in the driver's own process and share its GIL with "
+                "the search loop; start them as worker processes (LocalCluster(processes=True, ...), "
+                "or make_cluster('local', workers=%d))", n, n)
+    return True
 
 
 def close_workers(cluster: object, timeout: float = 60.0) -> None:

@@ -8,12 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 from scipy.stats import qmc
 from threadpoolctl import ThreadpoolController
 
 from orchestrator.space import SearchSpace
 
-__all__ = ["Optimizer", "SpaceExhausted", "initial_design"]
+__all__ = ["NearestKnown", "Optimizer", "SpaceExhausted", "initial_design"]
 
 # Finite spaces up to this many points are enumerated when random search finds nothing new.
 _ENUMERATE_LIMIT = 200_000
@@ -45,6 +47,28 @@ def initial_design(space: SearchSpace, n: int, rng: np.random.Generator | int | 
         return np.empty((0, space.dim))
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     return _UnitCodec(space).snap(qmc.LatinHypercube(d=space.dim, rng=rng).random(n))
+
+
+class NearestKnown:
+    """Distances from candidate rows to the nearest known row (a KD-tree, built once per ask)
+    or to a row picked since (``add``): a pick costs O(log known), not O(known + pending)."""
+
+    def __init__(self, rows: np.ndarray):
+        self.tree = cKDTree(rows) if len(rows) else None
+        self.picked: list[np.ndarray] = []
+
+    def add(self, row: np.ndarray) -> None:
+        """Count ``row`` as known from now on."""
+        self.picked.append(np.asarray(row, float).reshape(-1))
+
+    def distance(self, candidates: np.ndarray) -> np.ndarray:
+        """Euclidean distance of each candidate row to its nearest known or added row."""
+        dist = np.full(len(candidates), np.inf)
+        if self.tree is not None:
+            dist = self.tree.query(candidates, k=1)[0]
+        if self.picked:
+            dist = np.minimum(dist, cdist(candidates, np.array(self.picked)).min(axis=1))
+        return np.where(np.isfinite(dist), dist, 0.0)
 
 
 class SpaceExhausted(RuntimeError):
@@ -255,11 +279,12 @@ class Optimizer(ABC):
         if len(candidates) == 0:
             return np.empty((0, self.dim))
         snapped = self._codec.snap(candidates)
-        visited = self._visited() | (taken or set())
+        taken = taken or set()
         seen: set[tuple] = set()
         keep = []
         for i, k in enumerate(self._codec.keys(snapped)):
-            if k not in visited and k not in seen:
+            # membership per key, not a union of every evaluated and pending key per call
+            if k not in self._row_of and k not in self._pending and k not in taken and k not in seen:
                 seen.add(k)
                 keep.append(i)
         return snapped[keep]
@@ -276,6 +301,10 @@ class Optimizer(ABC):
         rest = self.rng.choice(order[n_local:], size=max_fit - n_local, replace=False)
         best = int(np.argmin(self._y))  # the incumbent always stays in the fit
         return np.unique(np.concatenate([order[:n_local], rest, [best]]))
+
+    def _nearest_known(self) -> NearestKnown:
+        """Distance index over evaluated and pending rows, for candidate scoring."""
+        return NearestKnown(self._known_rows())
 
     def _known_rows(self) -> np.ndarray:
         """Evaluated and pending rows (for distance terms)."""
@@ -323,7 +352,8 @@ class Optimizer(ABC):
 
     def _raise_if_exhausted(self, force: bool = False) -> None:
         size = self.space.size
-        if force or (self.space.is_finite and len(self._visited()) >= size):
+        visited = len(self._row_of) + len(self._pending)  # disjoint: a tell leaves pending
+        if force or (self.space.is_finite and visited >= size):
             raise SpaceExhausted(
                 f"search space exhausted: it has {size} points and all are evaluated "
                 f"({self.n_evaluated}) or pending ({len(self._pending)}); tell pending points, "

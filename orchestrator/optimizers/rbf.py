@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 from scipy.interpolate import RBFInterpolator
-from scipy.spatial.distance import cdist
 from scipy.special import ndtr, ndtri
 
 from orchestrator.optimizers.base import Optimizer
@@ -142,7 +141,9 @@ class RBFSearch(Optimizer):
         if model is None:
             return chosen
         best = self._centre()
-        known = self._known_rows()
+        near = self._nearest_known()  # evaluated and pending rows, and this ask's picks
+        for c in chosen:
+            near.add(c)
         taken: set[tuple] = {self._codec.keys(c)[0] for c in chosen}
         weights = self.options["weights"]
         while len(chosen) < n:
@@ -151,11 +152,10 @@ class RBFSearch(Optimizer):
                 break
             w = float(weights[self._cycle % len(weights)])
             self._cycle += 1
-            ref = np.vstack([known] + [np.atleast_2d(c) for c in chosen])
-            dist = cdist(cands, ref).min(axis=1)
-            merit = w * _unit(model(cands)) + (1 - w) * (1 - _unit(dist))
+            merit = w * _unit(model(cands)) + (1 - w) * (1 - _unit(near.distance(cands)))
             pick = cands[int(np.argmin(merit))]
             chosen.append(pick)
+            near.add(pick)
             taken.add(self._codec.keys(pick)[0])
         return chosen
 

@@ -75,6 +75,9 @@ def open_store(exp: Experiment, path: str) -> ResultsStore:
 def client_for(client: Client | None, workers: int | None) -> Iterator[Client]:
     """``client``, or a client of an embedded local cluster closed on exit."""
     if client is not None:
+        from orchestrator.cluster.local import warn_in_process
+
+        warn_in_process(client.cluster)  # many in-process worker threads: one GIL (issue 17)
         yield client
         return
     from orchestrator.cluster import disconnect, make_cluster

@@ -19,11 +19,14 @@ from collections.abc import Callable, Mapping
 from distributed import Client
 from distributed.diagnostics.plugin import SchedulerPlugin
 
-__all__ = ["SlotTracker", "SlotWatcher", "adapt_maximum", "architectures_to_ask", "queue_margin",
+__all__ = ["ASK_PIECE", "SlotTracker", "SlotWatcher", "adapt_maximum", "architectures_to_ask", "queue_margin",
            "trial_slots"]
 
 log = logging.getLogger("ganhpo")
 SLOT_POLL_SECONDS = 5.0  # only when the scheduler plugin cannot be registered
+# At most this many architectures per ask: a large fill goes out in pieces, each submitted as
+# soon as it is proposed, and no single ask's cost grows with the number of slots.
+ASK_PIECE = 256
 
 
 class SlotWatcher(SchedulerPlugin):
@@ -91,8 +94,9 @@ def queue_margin(trials: int, slots: int, mean_trial_s: float | None, ask_s: flo
 
 def architectures_to_ask(*, slots: int, trials: int, open_trials: int, open_architectures: int,
                          remaining: int, margin: int, max_pending: int | None = None,
-                         adapt_slots: int = 0) -> int:
-    """New architectures to ask for so that trials in flight reach slots + margin (never below 0).
+                         adapt_slots: int = 0, piece: int = ASK_PIECE) -> int:
+    """New architectures to ask for so that trials in flight reach slots + margin (never below 0),
+    at most ``piece`` at once (the next piece is asked when this one is submitted).
 
     ``adapt_slots`` is what an adaptive cluster could grow to: trials are queued for it, since
     the autoscaler only grows to the work it sees. ``max_pending`` (architectures) overrides.
@@ -102,7 +106,7 @@ def architectures_to_ask(*, slots: int, trials: int, open_trials: int, open_arch
     else:
         target = max(slots, adapt_slots) + margin
         want = math.ceil((target - open_trials) / trials)
-    return max(0, min(want, remaining))
+    return max(0, min(want, remaining, piece))
 
 
 def adapt_maximum(cluster, slots_per_worker: float) -> int:

@@ -327,3 +327,22 @@ def test_local_gpus_one_pinned_worker_each_and_a_search_runs_on_them(monkeypatch
         result = run(exp, client, store=str(tmp_path / "s.zarr"))
     snap = read_store(tmp_path / "s.zarr")
     assert snap.n == 3 and (snap.status == DONE).all() and result.best_params is not None
+
+
+def test_many_worker_threads_in_the_driver_process_are_named_once(caplog):
+    from distributed import LocalCluster
+
+    from orchestrator.cluster.local import in_process_threads, warn_in_process
+
+    with LocalCluster(n_workers=1, threads_per_worker=40, processes=False,
+                      dashboard_address=":0") as cluster:
+        assert in_process_threads(cluster) == 40
+        with caplog.at_level("WARNING", logger="ganhpo"):
+            assert warn_in_process(cluster)
+            assert not warn_in_process(cluster, limit=40)
+    lines = [r.getMessage() for r in caplog.records if r.name == "ganhpo"]
+    assert len(lines) == 1 and "40 worker threads" in lines[0] and "processes=True" in lines[0]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                      dashboard_address=":0") as cluster:
+        assert in_process_threads(cluster) == 0  # a worker process behind its nanny
+    assert not warn_in_process(None)

@@ -6,6 +6,7 @@ import pytest
 from distributed import Client, LocalCluster
 
 from orchestrator.search.slots import (
+    ASK_PIECE,
     SlotWatcher,
     adapt_maximum,
     architectures_to_ask,
@@ -27,6 +28,13 @@ def test_trials_in_flight_reach_slots_plus_margin():
     assert ask(slots=0) == 1  # no worker yet: one architecture queued
     assert ask(slots=0, adapt_slots=40) == 9  # an adaptive cluster sees work for its maximum
     assert ask(max_pending=4, open_architectures=1) == 3  # the explicit override counts architectures
+
+
+def test_a_large_fill_is_asked_in_pieces():
+    assert ask(slots=10_000, remaining=6_000) == ASK_PIECE  # not 2,001 in one ask: the next piece follows
+    assert ask(slots=10_000, remaining=6_000, piece=500) == 500
+    assert ask(max_pending=1_000, remaining=6_000) == ASK_PIECE
+    assert ask(slots=10_000, remaining=7) == 7
 
 
 def test_slots_count_requested_resources_else_threads():
