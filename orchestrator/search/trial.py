@@ -6,6 +6,11 @@ imported by its path ``"module:function"`` on a Dask worker. It calls ``report(e
 ``"metric"`` (lower is better); ``"n_params"``, ``"best_epoch"`` and ``"diverged_at"`` are
 optional. An exception, or a metric that is not a finite number, makes the trial failed; a
 non-finite metric after finite reported epochs keeps the best of those (marked diverged).
+
+Stopping: the driver puts ``"<search>:<arch>"`` (a pruned architecture) or ``"<search>:*"``
+(the whole search) into this worker process's ``STOPPED`` set with ``client.run(mark_stopped,
+...)``; ``report()`` checks that set locally (no scheduler round trip per epoch) and raises
+``TrialStopped``, which ends the trial with ``status="pruned"`` and its curve so far.
 """
 
 from __future__ import annotations
@@ -17,13 +22,30 @@ import traceback
 from collections.abc import Callable
 
 import numpy as np
-from distributed import Event, get_worker
+from distributed import get_worker
 
-__all__ = ["TrialStopped", "execute_trial", "import_trial", "trial_seed"]
+__all__ = ["STOPPED", "TrialStopped", "execute_trial", "import_trial", "mark_stopped", "stop_key",
+           "trial_seed"]
+
+STOPPED: set[str] = set()  # this worker process's stop marks (see the module docstring)
 
 
 class TrialStopped(Exception):
     """Raised inside a trial's report() when the search asked running trials to stop."""
+
+
+def stop_key(search: str, arch: int | str) -> str:
+    """The stop mark of architecture ``arch`` of search ``search`` (``"*"``: every trial of it)."""
+    return f"{search}:{arch}"
+
+
+def mark_stopped(keys: list[str]) -> None:
+    """Run on a worker by the driver (``client.run``): trials with these stop marks stop."""
+    STOPPED.update(keys)
+
+
+def _stopped(search: str | None, arch: int) -> bool:
+    return search is not None and (stop_key(search, arch) in STOPPED or stop_key(search, "*") in STOPPED)
 
 
 def trial_seed(seed: int, arch: int, trial: int) -> int:
@@ -39,14 +61,14 @@ def import_trial(path: str) -> Callable:
 
 def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
                   arch: int, index: int, stop: str | None = None) -> dict:
-    """Run one trial on a worker; never raises: failures come back as ``status="failed"``."""
+    """Run one trial on a worker; never raises: failures come back as ``status="failed"``,
+    a trial stopped by the driver (``stop``: the search's stop prefix) as ``status="pruned"``."""
     try:
         worker = get_worker()
     except ValueError:  # called outside a worker (tests, debugging)
         worker = None
     name = worker.address if worker else "local"
     started = time.time()
-    stop_event = Event(stop) if (stop and worker) else None
     curve: dict[int, float] = {}
 
     def report(epoch: int, metrics: dict) -> None:
@@ -55,15 +77,19 @@ def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
             worker.log_event(topic, {"arch": arch, "trial": index, "epoch": int(epoch),
                                      "metric": float(metrics["metric"]), "worker": name,
                                      "started": started})
-        if stop_event is not None and stop_event.is_set():
+        if _stopped(stop, arch):
             raise TrialStopped("stopped by the driver")
 
     try:
+        if _stopped(stop, arch):
+            raise TrialStopped("stopped before it started")
         out = dict(import_trial(trial)(params, seed=seed, report=report, **kwargs))
+    except TrialStopped:
+        out = {"status": "pruned", "metric": math.nan}
     except Exception as err:  # noqa: BLE001 - a trial's failure is data, not a crash
         tail = "".join(traceback.format_exception(err)[-3:])
         out = {"status": "failed", "error": f"{type(err).__name__}: {err}\n{tail}"}
-    if out.get("status", "done") != "failed":
+    if out.get("status", "done") not in ("failed", "pruned"):
         out.update(_checked_metric(out, curve))
     return {**out, "started": started, "finished": time.time(), "worker": name, "curve": curve}
 

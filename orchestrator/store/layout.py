@@ -2,8 +2,9 @@
 
 Layout (axis 0 = architectures, growing): ``params`` (A, P) values (categoricals: index);
 ``status`` (A, T) a ``TrialState``; ``metric``, ``best_epoch``, ``started``, ``finished``,
-``worker``, ``diverged_at``, ``error`` (text) (A, T); ``epoch_metric`` (A, T, E); ``stage`` and
-``n_params`` (A,); ``worker_names`` (W,) the names ``worker`` indexes. The attributes
+``worker``, ``diverged_at``, ``error`` (text) (A, T); ``epoch_metric`` (A, T, E); ``stage``,
+``n_params`` and ``pruned_at`` (A,: the rung epoch a pruner stopped the architecture at, -1 none;
+stores written before pruning have no such array and read as -1); ``worker_names`` (W,) the names ``worker`` indexes. The attributes
 ``n_committed`` and ``n_workers`` are written after the data, and readers only ever look at rows
 below them. Format 1 (worker names and error texts in group attributes) is still read.
 """
@@ -21,9 +22,9 @@ import zarr
 from orchestrator.experiment import STAGES
 
 __all__ = ["ARRAY_NAMES", "DONE", "FAILED", "FINISHED", "FORMAT_VERSION", "NAME_CHUNK", "PENDING",
-           "ROW_CHUNK", "RUNNING", "STAGES", "STATUS_NAMES", "TEXT", "StoreError", "TrialState",
-           "array_layout", "create_array", "create_names", "diverged_rows", "errors_dict", "is_finished",
-           "open_group", "read_texts"]
+           "PRUNED", "ROW_CHUNK", "RUNNING", "STAGES", "STATUS_NAMES", "TEXT", "StoreError", "TrialState",
+           "array_layout", "add_pruned_at", "create_array", "create_names", "diverged_rows", "errors_dict", "is_finished",
+           "open_group", "pruned_rows", "read_texts"]
 
 FORMAT_VERSION = 2
 
@@ -35,7 +36,7 @@ class TrialState(IntEnum):
     RUNNING = 1
     DONE = 2
     FAILED = 3
-    PRUNED = 4  # reserved: stopped early by a pruner (kept epochs, not a failure)
+    PRUNED = 4  # stopped early by a pruner (its reported epochs kept; not a failure)
 
     def is_finished(self) -> bool:
         """True for a trial that will not run again (done, failed or pruned)."""
@@ -47,8 +48,8 @@ def is_finished(status: np.ndarray) -> np.ndarray:
     return np.asarray(status) >= TrialState.DONE
 
 
-PENDING, RUNNING, DONE, FAILED = (TrialState.PENDING, TrialState.RUNNING, TrialState.DONE,
-                                  TrialState.FAILED)
+PENDING, RUNNING, DONE, FAILED, PRUNED = (TrialState.PENDING, TrialState.RUNNING, TrialState.DONE,
+                                          TrialState.FAILED, TrialState.PRUNED)
 FINISHED = tuple(state for state in TrialState if state.is_finished())
 STATUS_NAMES = {state: state.name.lower() for state in TrialState}
 ROW_CHUNK = 128
@@ -57,7 +58,7 @@ TEXT = np.dtypes.StringDType()
 
 # ``status`` is last: it is written last, so a reader that sees a trial finished sees its data.
 ARRAY_NAMES = ("params", "stage", "n_params", "metric", "best_epoch", "started", "finished",
-               "worker", "epoch_metric", "diverged_at", "error", "status")
+               "worker", "epoch_metric", "diverged_at", "pruned_at", "error", "status")
 
 
 class StoreError(ValueError):
@@ -77,6 +78,7 @@ def array_layout(n_params: int, trials: int, epochs: int) -> dict[str, tuple[tup
         "worker": ((trials,), "i2", -1),
         "epoch_metric": ((trials, epochs), "f4", np.nan),
         "diverged_at": ((trials,), "i4", -1),
+        "pruned_at": ((), "i4", -1),
         "error": ((trials,), TEXT, ""),
         "status": ((trials,), "i1", PENDING),
     }
@@ -138,6 +140,19 @@ def read_texts(group: zarr.Group, attrs: Mapping, lo: int, hi: int,
         return list(attrs.get("workers", [])), errors
     names = group["worker_names"][: int(attrs.get("n_workers", 0))]
     return [str(s) for s in names], np.asarray(group["error"][lo:hi], dtype=TEXT)
+
+
+def pruned_rows(group: zarr.Group, lo: int, hi: int) -> np.ndarray:
+    """Rows [lo, hi) of ``pruned_at``; a store written before pruning has none: nothing pruned."""
+    if "pruned_at" in group:
+        return np.asarray(group["pruned_at"][lo:hi])
+    return np.full(max(hi - lo, 0), -1, "i4")
+
+
+def add_pruned_at(group: zarr.Group, rows: int) -> None:
+    """Give a store written before pruning its ``pruned_at`` array (all -1), when opened to write."""
+    if "pruned_at" not in group:
+        create_array(group, "pruned_at", (), "i4", -1, rows)
 
 
 def diverged_rows(group: zarr.Group, lo: int, hi: int, trials: int) -> np.ndarray:

@@ -26,6 +26,7 @@ from orchestrator.store.layout import (
     STAGES,
     TEXT,
     StoreError,
+    add_pruned_at,
     array_layout,
     create_array,
     create_names,
@@ -100,6 +101,7 @@ class ResultsStore:
         workers, errors = read_texts(group, attrs, 0, n, trials)
         if int(attrs["ganhpo_format"]) < 2:
             upgrade_format_1(group, attrs, n, workers, errors)
+        add_pruned_at(group, int(group["status"].shape[0]))
         mirror = {name: np.asarray(group[name][:n]) for name in ARRAY_NAMES if name != "error"}
         mirror["error"] = errors
         return cls(group, mirror, n, str(path), workers)
