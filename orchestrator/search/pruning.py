@@ -27,7 +27,7 @@ from orchestrator.pruners import Decision, make_pruner, pruned_value
 from orchestrator.search.trial import mark_stopped, stop_key
 from orchestrator.store import DONE, FAILED, PRUNED, ResultsStore, is_finished
 
-__all__ = ["Pruning", "trial_epochs"]
+__all__ = ["Pruning"]
 
 log = logging.getLogger("ganhpo")
 
@@ -115,7 +115,7 @@ class Pruning:
 
     def _send(self, keys: list[str], workers: list[str] | None) -> None:
         try:
-            self.client.run(mark_stopped, keys, workers=workers, wait=False, on_error="ignore")
+            self.client.run(mark_stopped, keys, workers=workers, on_error="ignore")
         except Exception as err:  # noqa: BLE001 - a gone worker must not end the search
             log.warning("could not send stop marks %s to %s: %s", keys, workers or "all workers", err)
 
@@ -133,9 +133,3 @@ class Pruning:
             value = threshold if math.isfinite(threshold) else 0.0
         return Decision(a, epoch, value, spread, threshold, value, len(best))
 
-
-def trial_epochs(status: np.ndarray, epoch_metric: np.ndarray) -> tuple[int, int]:
-    """(trial-epochs spent, trial-epochs a full-length search of the same architectures spends)."""
-    reported = np.isfinite(epoch_metric)
-    spent = int(np.sum(np.where(reported.any(axis=2), reported.shape[2] - np.argmax(reported[:, :, ::-1], axis=2), 0)))
-    return spent, int(status.size * epoch_metric.shape[2])

@@ -70,6 +70,7 @@ def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
     name = worker.address if worker else "local"
     started = time.time()
     curve: dict[int, float] = {}
+    last = int(kwargs.get("epochs", 0)) - 1
 
     def report(epoch: int, metrics: dict) -> None:
         curve[int(epoch)] = float(metrics["metric"])
@@ -77,7 +78,7 @@ def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
             worker.log_event(topic, {"arch": arch, "trial": index, "epoch": int(epoch),
                                      "metric": float(metrics["metric"]), "worker": name,
                                      "started": started})
-        if _stopped(stop, arch):
+        if int(epoch) < last and _stopped(stop, arch):  # the last epoch: nothing left to save
             raise TrialStopped("stopped by the driver")
 
     try:

@@ -1,0 +1,106 @@
+"""Pruning in the search loop on a real LocalCluster (threads): stops, store, tells, resume."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from distributed import Client, LocalCluster
+
+from orchestrator.experiment import Experiment, ExperimentError
+from orchestrator.search import execute_trial, run
+from orchestrator.search.result import trial_epochs
+from orchestrator.search.trial import STOPPED, mark_stopped, stop_key
+from orchestrator.store import DONE, FAILED, PRUNED, read_store
+
+ROOT = Path(__file__).resolve().parents[3]
+GRID = {"x0": {"lower": 0, "upper": 3, "scale": 0.25}, "x1": {"lower": 0, "upper": 3, "scale": 0.25}}
+
+
+def experiment(**overrides) -> Experiment:
+    spec = dict(space=GRID, trial="orchestrator.objectives:bowl_curve", epochs=9, trials=3,
+                budget=16, max_pending=4, seed=3, optimizer={"name": "random"},
+                data={"epoch_seconds": 0.01})
+    spec.update(overrides)
+    return Experiment(**spec)
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(n_workers=4, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as cluster, Client(cluster) as c:
+        yield c
+
+
+def test_pruning_field_validated_stored_and_part_of_resume(tmp_path):
+    exp = experiment(pruning={"rule": "asha", "reduction": 3})
+    assert exp.pruning == {"rule": "asha", "reduction": 3}
+    assert experiment().pruning == {"rule": "none"}
+    with pytest.raises(ExperimentError, match=r"field 'pruning'.*reduction >= 1.5"):
+        experiment(pruning={"rule": "asha", "reduction": 1})
+    with pytest.raises(ExperimentError, match=r"field 'pruning'.*unknown rule 'hyperband'"):
+        experiment(pruning="hyperband")
+    stored = experiment().to_dict()
+    del stored["pruning"]  # a store written before pruning existed resumes with none
+    experiment().check_resumable(stored, "old.zarr")
+    with pytest.raises(ExperimentError, match="field 'pruning'"):
+        exp.check_resumable(stored, "old.zarr")
+
+
+def test_stop_marks_are_local_and_per_architecture():
+    kwargs = {"model": "bowl", "data": {}, "epochs": 5}
+    STOPPED.discard(stop_key("t1", 7))
+    mark_stopped([stop_key("t1", 7)])
+    out = execute_trial("orchestrator.objectives:bowl_curve", {"x0": 0.5, "x1": 0.5}, kwargs, 1,
+                        "topic", 7, 0, "t1")
+    assert out["status"] == "pruned" and out["curve"] == {}
+    other = execute_trial("orchestrator.objectives:bowl_curve", {"x0": 0.5, "x1": 0.5}, kwargs, 1,
+                          "topic", 8, 0, "t1")
+    assert other["status"] == "done" and len(other["curve"]) == 5
+    mark_stopped([stop_key("t2", "*")])  # the global stop: every architecture of that search
+    assert execute_trial("orchestrator.objectives:bowl_curve", {"x0": 0, "x1": 0}, kwargs, 1,
+                         "topic", 8, 0, "t2")["status"] == "pruned"
+
+
+def test_stop_reaches_a_running_trial_through_its_worker(client):
+    """A stop mark sent to the trial's worker mid-run stops it at its next report()."""
+    from orchestrator.search.trial import STOPPED as marks
+
+    kwargs = {"model": "bowl", "data": {"epoch_seconds": 0.05}, "epochs": 40}
+    fut = client.submit(execute_trial, "orchestrator.objectives:bowl_curve", {"x0": 0, "x1": 0},
+                        kwargs, 1, "topic-x", 3, 0, "t3", pure=False)
+    time.sleep(0.4)
+    (worker,) = client.who_has([fut])[fut.key] or list(client.scheduler_info()["workers"])[:1]
+    client.run(mark_stopped, [stop_key("t3", 3)], workers=[worker])
+    out = fut.result()
+    assert out["status"] == "pruned" and 2 <= len(out["curve"]) < 40
+    assert stop_key("t3", 3) in marks
+
+
+def test_asha_spends_fewer_epochs_and_names_the_same_best(client, tmp_path):
+    full = run(experiment(), client, store=str(tmp_path / "none.zarr"))
+    pruned = run(experiment(pruning="asha"), client, store=str(tmp_path / "asha.zarr"))
+    a, b = read_store(tmp_path / "none.zarr"), read_store(tmp_path / "asha.zarr")
+    assert a.n == b.n == 16 and (a.status == DONE).all()
+    assert full.best_params == pruned.best_params == {"x0": 0.25, "x1": 0.25}
+    spent, unpruned = trial_epochs(b.status, b.epoch_metric)
+    assert trial_epochs(a.status, a.epoch_metric) == (432, 432) and unpruned == 432
+    assert spent < 0.8 * unpruned, spent
+    gone = b.arch_pruned()
+    assert gone.sum() >= 3 and not gone[b.best()]
+    assert set(np.unique(b.status[gone])) <= {PRUNED, DONE} and not (b.status == FAILED).any()
+    for arch in np.flatnonzero(gone):
+        stop = int(b.pruned_at[arch])
+        for t in np.flatnonzero(b.status[arch] == PRUNED):
+            reported = np.flatnonzero(np.isfinite(b.epoch_metric[arch, t]))
+            assert reported.min() == 0 and reported.max() < 8  # kept; the last epoch is never stopped
+            assert reported.max() >= stop and np.isfinite(b.metric[arch, t])
+    assert b.ranked()[-int(gone.sum()):].tolist() == sorted(
+        b.ranked()[-int(gone.sum()):].tolist(), key=lambda i: b.ranked().tolist().index(i))
+    assert gone[b.ranked()[-int(gone.sum()):]].all()  # pruned ones rank after every full-length one
+    assert "pruned" in pruned.summary() and "trial-epochs" in pruned.summary()
