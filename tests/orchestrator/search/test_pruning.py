@@ -104,3 +104,50 @@ def test_asha_spends_fewer_epochs_and_names_the_same_best(client, tmp_path):
         b.ranked()[-int(gone.sum()):].tolist(), key=lambda i: b.ranked().tolist().index(i))
     assert gone[b.ranked()[-int(gone.sum()):]].all()  # pruned ones rank after every full-length one
     assert "pruned" in pruned.summary() and "trial-epochs" in pruned.summary()
+
+
+DRIVER = textwrap.dedent("""
+    import sys
+    from distributed import Client, LocalCluster
+    from orchestrator.search import run
+    from tests.orchestrator.search.test_pruning import experiment
+    if __name__ == "__main__":
+        exp = experiment(pruning="asha", trials=2, budget=14, max_pending=2,
+                         data={"epoch_seconds": 0.04})
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                          dashboard_address=":0") as cl, Client(cl) as c:
+            run(exp, c, store=sys.argv[1])
+""")
+
+
+def test_killed_driver_resumes_keeping_every_pruning_decision(tmp_path):
+    store, script = str(tmp_path / "s.zarr"), tmp_path / "drive.py"
+    script.write_text(DRIVER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, str(script), store], cwd=ROOT, env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, seen = time.time() + 90, False
+    while time.time() < deadline and not seen:
+        time.sleep(0.1)
+        if (Path(store) / "zarr.json").exists():
+            snap = read_store(store)
+            seen = snap.arch_pruned().sum() >= 2 and snap.n < 12
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert seen, "the first driver never pruned two architectures"
+    before = read_store(store)
+    gone = np.flatnonzero(before.arch_pruned())
+    assert len(gone) >= 2 and before.n < 14
+
+    proc = subprocess.run([sys.executable, str(script), store], cwd=ROOT, env=env, timeout=120,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = read_store(store)
+    assert after.n == 14 and np.all(after.status >= DONE) and not (after.status == FAILED).any()
+    np.testing.assert_array_equal(after.params[: before.n], before.params)
+    np.testing.assert_array_equal(after.pruned_at[gone], before.pruned_at[gone])  # decisions kept
+    for a in gone:  # no pruned trial retrained: what it had reported is all it has
+        assert (after.status[a] != DONE).all() or (before.status[a] == DONE).any()
+        np.testing.assert_array_equal(after.epoch_metric[a][after.status[a] == PRUNED],
+                                      before.epoch_metric[a][after.status[a] == PRUNED])
+    assert len(set(map(tuple, after.params))) == 14
