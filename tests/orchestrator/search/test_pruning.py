@@ -151,3 +151,36 @@ def test_killed_driver_resumes_keeping_every_pruning_decision(tmp_path):
         np.testing.assert_array_equal(after.epoch_metric[a][after.status[a] == PRUNED],
                                       before.epoch_metric[a][after.status[a] == PRUNED])
     assert len(set(map(tuple, after.params))) == 14
+
+
+WIDE = {"x0": {"lower": 0, "upper": 20, "scale": 0.05}, "x1": {"lower": 0, "upper": 20, "scale": 0.05}}
+
+
+def _bad_share(snap, skip: int) -> float:
+    """Share of proposals after the first ``skip`` that lie in the clearly bad region x0 > 0.6."""
+    x0 = snap.params[skip:, 0]
+    return float(np.mean(x0 > 0.6 / 0.05))
+
+
+def test_optimiser_stops_proposing_the_pruned_region(client, tmp_path):
+    common = dict(space=WIDE, trials=2, epochs=6, budget=30, max_pending=2, data={"noise": 0.005})
+    rbf = run(experiment(pruning="asha", optimizer={"name": "rbf", "n_initial": 8}, **common),
+              client, store=str(tmp_path / "rbf.zarr"))
+    rand = run(experiment(pruning="asha", optimizer={"name": "random"}, **common),
+               client, store=str(tmp_path / "random.zarr"))
+    a, b = read_store(tmp_path / "rbf.zarr"), read_store(tmp_path / "random.zarr")
+    assert a.arch_pruned().sum() >= 3 and rbf.n_pruned >= 3 and rand.best_params is not None
+    # told pruned_value (worse than most full-length results), the surrogate leaves x0 > 0.6
+    assert _bad_share(a, 8) < 0.5 * max(_bad_share(b, 8), 0.2), (_bad_share(a, 8), _bad_share(b, 8))
+
+
+@pytest.mark.parametrize("name", ["random", "lhs", "rbf", "gp", "skopt", "optuna"])
+def test_every_optimiser_backend_runs_with_pruning(client, tmp_path, name):
+    if name in ("skopt", "optuna"):
+        pytest.importorskip(name if name == "optuna" else "skopt")
+    exp = experiment(pruning={"rule": "median", "startup": 2}, optimizer={"name": name},
+                     trials=2, epochs=5, budget=8, max_pending=2, data={})
+    result = run(exp, client, store=str(tmp_path / "s.zarr"))
+    snap = read_store(tmp_path / "s.zarr")
+    assert snap.n == 8 and np.all(snap.status >= DONE) and sorted(result.tell_order) == list(range(8))
+    assert result.best_params is not None and not snap.arch_pruned()[snap.best()]
