@@ -11,16 +11,9 @@ import numpy as np
 from orchestrator.experiment import Experiment, effective_min_ok
 from orchestrator.search.failures import common_errors
 from orchestrator.store import DONE, FAILED, read_store
+from orchestrator.store.view import trial_epochs
 
-
-def trial_epochs(status: np.ndarray, epoch_metric: np.ndarray) -> tuple[int, int]:
-    """(trial-epochs trained: up to each trial's last reported epoch, what a full-length search
-    of the same architectures trains: every trial, every epoch)."""
-    reported = np.isfinite(epoch_metric)
-    last = epoch_metric.shape[2] - np.argmax(reported[:, :, ::-1], axis=2)
-    return int(np.sum(np.where(reported.any(axis=2), last, 0))), int(status.size * epoch_metric.shape[2])
-
-__all__ = ["Result", "best_of", "trial_epochs"]
+__all__ = ["Result", "best_of"]
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from orchestrator.store.layout import (
     read_texts,
 )
 
-__all__ = ["Snapshot", "mean_std", "rank", "read_attrs", "read_store", "store_ready"]
+__all__ = ["Snapshot", "mean_std", "rank", "read_attrs", "read_store", "store_ready",
+           "trial_epochs"]
 
 # Optimisers whose first n_initial points are a space-filling design (defaults as in optimizers/).
 DESIGN_DEFAULTS = {"rbf": 10, "gp": 10}
@@ -215,6 +216,15 @@ def rank(status: np.ndarray, mean: np.ndarray, min_ok: int,
     late = np.zeros(len(idx), bool) if pruned is None else np.asarray(pruned)[idx]
     short = (np.sum(status[idx] == DONE, axis=1) < min_ok) & ~late
     return idx[np.lexsort((idx, mean[idx], short, late))]
+
+
+def trial_epochs(status: np.ndarray, epoch_metric: np.ndarray) -> tuple[int, int]:
+    """(trial-epochs trained: up to each trial's last reported epoch, what a full-length search
+    of the same architectures trains: every trial, every epoch)."""
+    reported = np.isfinite(epoch_metric)
+    last = epoch_metric.shape[2] - np.argmax(reported[:, :, ::-1], axis=2)
+    return int(np.sum(np.where(reported.any(axis=2), last, 0))), int(status.size * epoch_metric.shape[2])
+
 
 
 def mean_std(metric: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

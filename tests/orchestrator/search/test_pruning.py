@@ -14,9 +14,9 @@ from distributed import Client, LocalCluster
 
 from orchestrator.experiment import Experiment, ExperimentError
 from orchestrator.search import execute_trial, run
-from orchestrator.search.result import trial_epochs
 from orchestrator.search.trial import STOPPED, mark_stopped, stop_key
 from orchestrator.store import DONE, FAILED, PRUNED, read_store
+from orchestrator.store.view import trial_epochs
 
 ROOT = Path(__file__).resolve().parents[3]
 GRID = {"x0": {"lower": 0, "upper": 3, "scale": 0.25}, "x1": {"lower": 0, "upper": 3, "scale": 0.25}}
@@ -104,6 +104,17 @@ def test_asha_spends_fewer_epochs_and_names_the_same_best(client, tmp_path):
         b.ranked()[-int(gone.sum()):].tolist(), key=lambda i: b.ranked().tolist().index(i))
     assert gone[b.ranked()[-int(gone.sum()):]].all()  # pruned ones rank after every full-length one
     assert "pruned" in pruned.summary() and "trial-epochs" in pruned.summary()
+    assert pruned.n_pruned == int(gone.sum()) and pruned.trial_epochs == spent
+    from orchestrator.analysis.html import write_report
+    from orchestrator.analysis.summary import report
+    from orchestrator.monitor.status import status_values
+
+    text = report(str(tmp_path / "asha.zarr"), top=16, importance={})
+    assert "architectures pruned" in text and "pruned at epoch" in text
+    page = write_report(str(tmp_path / "asha.zarr"), tmp_path / "html", top=16).read_text()
+    assert "pruned at epoch" in page
+    values = status_values(b)
+    assert values["trials_pruned"] == int(np.sum(b.status == PRUNED)) and values["best_arch"] == b.best()
 
 
 DRIVER = textwrap.dedent("""
