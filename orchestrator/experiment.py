@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from orchestrator.optimizers import OPTIMIZERS
+from orchestrator.pruners import make_pruner, pruner_spec
 from orchestrator.space import SearchSpace, SpaceError
 from orchestrator.strict_yaml import YamlInputError, parse_yaml, read_text
 
@@ -22,7 +23,7 @@ __all__ = ["STAGES", "Experiment", "ExperimentError", "effective_min_ok", "load_
            "parse_stages"]
 
 # Fields that must match between a store and the experiment resuming it.
-RESUME_KEYS = ("trial", "model", "data", "fixed", "epochs", "trials", "space")
+RESUME_KEYS = ("trial", "model", "data", "fixed", "epochs", "trials", "space", "pruning")
 STAGES = ("broad", "focus")  # a store's ``stage`` array holds an index into this
 
 
@@ -57,6 +58,7 @@ class Experiment:
     deterministic: bool = False
     trial_timeout: float | None = None  # seconds a trial may run; None: no limit
     retries: int = 1  # reruns of a trial whose worker died while running it
+    pruning: Any = None  # none (default), asha, median or {rule: asha, ...}: orchestrator.pruners
 
     source: InitVar[str] = "experiment"  # where the definition came from, named in errors
 
@@ -74,6 +76,7 @@ class Experiment:
                 self.space = SearchSpace(self.space or {})
             except SpaceError as err:
                 raise ExperimentError(f"{source}: field 'space': {err}") from None
+        self.pruning = _check_pruning(self.pruning, self.epochs, self.trials, source)
         overlap = set(self.fixed) & set(self.space.names)
         if overlap:
             raise ExperimentError(f"{source}: field 'fixed': {sorted(overlap)} are also in 'space'; "
@@ -149,12 +152,22 @@ class Experiment:
     def check_resumable(self, stored: dict, where: str) -> None:
         """Raise unless a store written by experiment ``stored`` can be continued by this one."""
         mine = self.to_dict()
+        stored = {**stored, "pruning": pruner_spec(stored.get("pruning"))}  # older stores: none
         for key in RESUME_KEYS:
             if stored.get(key) != mine.get(key):
                 raise ExperimentError(
                     f"store {where} was made by a different experiment: field '{key}' is "
                     f"{json.dumps(stored.get(key))} there and {json.dumps(mine.get(key))} here; "
                     "use a new --store, or restore the field to resume")
+
+
+def _check_pruning(spec: Any, epochs: int, trials: int, source: str) -> dict:
+    """The canonical ``pruning`` mapping, after building the rule once (its errors name the fix)."""
+    try:
+        make_pruner(spec, epochs, trials)
+        return pruner_spec(spec)
+    except ValueError as err:
+        raise ExperimentError(f"{source}: field 'pruning': {err}") from None
 
 
 _POSITIVE_INTS = ("epochs", "trials", "budget", "max_pending")

@@ -78,3 +78,31 @@ def noisy_hartmann(params: Mapping[str, float], *, model: str = "hartmann6", dat
             best, best_epoch = metric, epoch
     return {"metric": float(best), "best_epoch": best_epoch, "n_params": 6,
             "seconds": time.perf_counter() - start, "status": "done"}
+
+
+def bowl_curve(params: Mapping[str, float], *, model: str = "bowl", data: Mapping | None = None,
+               epochs: int = 10, seed: int = 0,
+               report: Callable[[int, dict], None] | None = None) -> dict:
+    """Trial-contract objective with a real learning curve whose ranking shows early (pruning tests).
+
+    Final value ``(x0 - 0.25)^2 + (x1 - 0.25)^2`` (minimum 0) plus trial noise (``data["noise"]``,
+    default 0.01); epoch e reports ``final + gap * exp(-3 (e + 1) / epochs)`` plus jitter, where
+    ``gap = 0.5 + final``: bad points are bad from the first epoch. ``epoch_seconds`` (default 0)
+    is slept per epoch.
+    """
+    data = dict(data or {})
+    x0, x1 = float(params["x0"]), float(params["x1"])
+    rng = np.random.default_rng(int(seed))
+    final = (x0 - 0.25) ** 2 + (x1 - 0.25) ** 2 + float(data.get("noise", 0.01)) * abs(rng.standard_normal())
+    pause = float(data.get("epoch_seconds", 0.0))
+    best, best_epoch = math.inf, -1
+    for epoch in range(int(epochs)):
+        if pause:
+            time.sleep(pause)
+        progress = math.exp(-3.0 * (epoch + 1) / max(1, int(epochs)))
+        metric = final + (0.5 + final) * progress * (1 + 0.05 * rng.standard_normal())
+        if report is not None:
+            report(epoch, {"metric": metric})
+        if metric < best:
+            best, best_epoch = metric, epoch
+    return {"metric": float(best), "best_epoch": best_epoch, "n_params": 2, "status": "done"}

@@ -123,8 +123,9 @@ def _page(s: dict, captions: dict[str, str], fmt) -> str:
                      f"mean {_g(b['mean'])} +- {_g(b['std'], '.2g')} ({esc(b['why'])})<br>"
                      f"<code>{esc(fmt(b['params']))}</code></p>")
     parts.append(f"<h2>Top {len(s['top'])} of {s['finished_with_metric']}</h2>" + _table(
-        ["arch", "mean", "std", "ok", "failed", "n_params", "parameters"],
-        [[r["arch"], _g(r["mean"]), _g(r["std"], ".2g"), r["done"], r["failed"], r["n_params"],
+        ["arch", "mean", "std", "ok", "failed", "pruned at epoch", "n_params", "parameters"],
+        [[r["arch"], _g(r["mean"]), _g(r["std"], ".2g"), r["done"], r["failed"],
+          r["pruned_at"] + 1 if r.get("pruned_at", -1) >= 0 else "-", r["n_params"],
           fmt(r["params"])] for r in s["top"]]))
     imp = s["importance"]
     parts.append("<h2>Importance</h2>")

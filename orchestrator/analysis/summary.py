@@ -7,7 +7,8 @@ from collections import Counter
 import numpy as np
 
 from orchestrator.space import SearchSpace
-from orchestrator.store import DONE, FAILED, Snapshot, read_store
+from orchestrator.store import DONE, FAILED, PRUNED, Snapshot, mean_std, read_store
+from orchestrator.store.view import trial_epochs
 
 __all__ = ["data_file", "failures", "metric_name", "report", "top_architectures"]
 
@@ -28,11 +29,16 @@ def top_architectures(snap: Snapshot, n: int = 10) -> list[dict]:
     fewer than the experiment's ``min_ok`` successful trials come after all that have enough."""
     space = SearchSpace(snap.experiment["space"])
     mean, std = snap.arch_mean_std()
+    pruned = snap.arch_pruned()
+    if pruned.any():  # a pruned architecture shows the mean of its trials' best reported epochs
+        early, spread = mean_std(snap.metric, (snap.status == DONE) | (snap.status == PRUNED))
+        mean, std = np.where(pruned, early, mean), np.where(pruned, spread, std)
     rows = []
     for a in snap.ranked()[:n].tolist():
         rows.append({"arch": a, "mean": float(mean[a]), "std": float(std[a]),
                      "done": int(np.sum(snap.status[a] == DONE)),
                      "failed": int(np.sum(snap.status[a] == FAILED)),
+                     "pruned_at": int(snap.pruned_at[a]) if pruned[a] else -1,
                      "diverged": int(np.sum(snap.diverged_at[a] >= 0)) if snap.diverged_at is not None else 0,
                      "n_params": int(snap.n_params[a]) if snap.n_params is not None else -1,
                      "params": space.from_row(snap.params[a])})
@@ -87,14 +93,15 @@ def report(path: str, top: int = 10, failures_shown: int = 5,
     rows = top_architectures(snap, top)
     lines = [f"{path}: {exp.get('name')}: {int(snap.arch_done().sum())}/{exp['budget']} "
              f"architectures finished, {len(idx)} with a metric; "
-             f"{int(np.sum(snap.status == FAILED))} failed trials",
+             f"{int(np.sum(snap.status == FAILED))} failed trials{_pruned_text(snap)}",
              f"data: {data_file(exp)}", f"metric: {metric_name(exp)}"]
     if rows:
         lines.append(f"top {len(rows)} of {len(idx)} by mean metric over trials "
                      "(lower is better):")
     for r in rows:
         lines.append(f"  #{r['arch']:<4d} {r['mean']:.5g} +- {r['std']:.2g} "
-                     f"({r['done']} ok, {r['failed']} failed)  {space.format_point(r['params'])}")
+                     f"({r['done']} ok, {r['failed']} failed{_pruned_at(r)})  "
+                     f"{space.format_point(r['params'])}")
     if importance is None:
         from orchestrator.analysis.sensitivity import sensitivity
 
@@ -105,6 +112,19 @@ def report(path: str, top: int = 10, failures_shown: int = 5,
         lines += describe(importance)
     lines += _failure_lines(snap, failures_shown)
     return "\n".join(lines)
+
+
+def _pruned_text(snap: Snapshot) -> str:
+    """'; N architectures pruned, X of Y trial-epochs' when a pruner stopped any."""
+    n = int(snap.arch_pruned().sum())
+    if not n:
+        return ""
+    spent, full = trial_epochs(snap.status, snap.epoch_metric)
+    return f"; {n} architectures pruned, {spent} of {full} trial-epochs at full length"
+
+
+def _pruned_at(row: dict) -> str:
+    return f", pruned at epoch {row['pruned_at'] + 1}" if row.get("pruned_at", -1) >= 0 else ""
 
 
 def _failure_lines(snap: Snapshot, shown: int) -> list[str]:

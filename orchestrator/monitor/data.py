@@ -21,7 +21,7 @@ import zarr.api.asynchronous
 from zarr.core.sync import sync
 
 from orchestrator.store import ROW_CHUNK, RUNNING, Snapshot, is_finished, store_ready
-from orchestrator.store.layout import diverged_rows, errors_dict, read_texts
+from orchestrator.store.layout import added_rows, diverged_rows, errors_dict, read_texts
 
 __all__ = ["StoreReader"]
 
@@ -83,9 +83,10 @@ class StoreReader:
         rest = sync(_read_slices(self.path, ROW_ARRAYS[1:], lo, n))
         workers, error = read_texts(group, attrs, lo, n, status.shape[1])
         diverged = diverged_rows(group, lo, n, status.shape[1])
+        pruned = added_rows(group, "pruned_at", lo, n)
         out = {}
-        for name, fresh in zip((*ROW_ARRAYS, "diverged_at", "error"),
-                               (status, *rest, diverged, error), strict=True):
+        for name, fresh in zip((*ROW_ARRAYS, "diverged_at", "pruned_at", "error"),
+                               (status, *rest, diverged, pruned, error), strict=True):
             out[name] = np.concatenate([self._cache[name][:lo], fresh]) if lo else fresh
         finished = np.all(is_finished(out["status"]), axis=1)
         self._stable = int(np.argmin(finished)) if not finished.all() else n

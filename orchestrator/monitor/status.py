@@ -25,15 +25,21 @@ def format_duration(seconds: float) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def _pruned(v: dict) -> str:
+    """', N pruned' (trials stopped by the pruner) when there are any."""
+    n = v.get("trials_pruned", 0)
+    return f", <span style='color:#7f8c8d'>{n} pruned</span>" if n else ""
+
+
 def status_values(data: Snapshot) -> dict:
     """The header's numbers from one snapshot (also what the tests check)."""
     counts = data.counts() if data.exists else {}
     values = {"exists": data.exists, "budget": data.budget, **counts}
     mean, std = data.arch_mean_std() if data.n else (np.zeros(0), np.zeros(0))
-    ranked = data.ranked()
-    values["best_arch"] = int(ranked[0]) if len(ranked) else None
-    values["best_mean"] = float(mean[ranked[0]]) if len(ranked) else math.nan
-    values["best_std"] = float(std[ranked[0]]) if len(ranked) else math.nan
+    best = data.best() if data.n else None  # never a pruned architecture
+    values["best_arch"] = best
+    values["best_mean"] = float(mean[best]) if best is not None else math.nan
+    values["best_std"] = float(std[best]) if best is not None else math.nan
     values.update(_timing(data, counts))
     return values
 
@@ -85,5 +91,5 @@ class StatusHeader(Component):
         return (f"{head}<br>architectures <b>{v['archs_done']}</b> done / {v['archs_running']} "
                 f"running / {v['budget']} budget &middot; trials {v['trials_done']} done, "
                 f"{v['trials_running']} running, <span style='color:#c0392b'>"
-                f"{v['trials_failed']} failed</span> &middot; {best} &middot; elapsed "
+                f"{v['trials_failed']} failed</span>{_pruned(v)} &middot; {best} &middot; elapsed "
                 f"{format_duration(v['elapsed'])}, {state}")

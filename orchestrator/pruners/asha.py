@@ -14,7 +14,7 @@ __all__ = ["ASHAPruner"]
 
 
 class ASHAPruner(Pruner):
-    """Variability-aware ASHA (see PRUNING.md / docs/architecture.md for the exact rule)."""
+    """Variability-aware ASHA (see docs/architecture.md, Pruning for the exact rule)."""
 
     name = "asha"
     defaults = {"min_epochs": 1, "reduction": 3, "k": 1.0, "startup": 2, "window": None}

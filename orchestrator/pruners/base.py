@@ -97,8 +97,8 @@ class Pruner(ABC):
 
     Subclasses set ``name``, ``defaults`` (accepted options), ``include_self`` and implement
     ``_rung_epochs`` (0-based epoch indices where decisions are taken) and ``_quantile`` (the
-    share of a rung that continues). The decision at a rung is documented in PRUNING.md and in
-    docs/architecture.md: value = median over trials of each trial's best-so-far; stop only if
+    share of a rung that continues). The decision at a rung is documented in
+    docs/architecture.md (Pruning): value = median over trials of each trial's best-so-far; stop only if
     ``value - k * max(own spread, noise floor) / sqrt(n)`` is worse than the rung's threshold.
     """
 

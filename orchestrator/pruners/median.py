@@ -13,7 +13,7 @@ __all__ = ["MedianPruner"]
 
 
 class MedianPruner(Pruner):
-    """Variability-aware median stopping (see PRUNING.md / docs/architecture.md)."""
+    """Variability-aware median stopping (see docs/architecture.md, Pruning)."""
 
     name = "median"
     defaults = {"min_epochs": 1, "k": 1.0, "startup": 5, "window": None}

@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from functools import cached_property
 
 import numpy as np
-from distributed import Client, Event, as_completed
+from distributed import Client, as_completed
 
 from orchestrator.cluster.preflight import check_environment, release_environment_check
 from orchestrator.experiment import STAGES, Experiment, effective_min_ok
@@ -25,11 +25,12 @@ from orchestrator.optimizers import Optimizer, SpaceExhausted
 from orchestrator.search.asker import OptimizerThread
 from orchestrator.search.attempts import TrialWatch
 from orchestrator.search.failures import FailFast, TellRules, common_errors
+from orchestrator.search.pruning import Pruning
 from orchestrator.search.slots import SlotTracker
 from orchestrator.search.stop import check_stop
 from orchestrator.search.trial import execute_trial, trial_seed
 from orchestrator.space import SearchSpace
-from orchestrator.store import DONE, FAILED, PENDING, RUNNING, ResultsStore
+from orchestrator.store import DONE, FAILED, PENDING, PRUNED, RUNNING, ResultsStore
 
 __all__ = ["Search", "SearchFailed", "flush_due", "store_result"]
 
@@ -57,7 +58,7 @@ class Search:
         self.stage = STAGES.index(experiment.stage)
         self.tag = uuid.uuid4().hex[:8]
         self.topic = f"ganhpo-{self.tag}"
-        self.stop_name = f"ganhpo-stop-{self.tag}"
+        self.pruning = Pruning(experiment, client, store, self.tag, self.stage)
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.slots = SlotTracker(client, self.tag, experiment.resources,
                                  lambda event: self.events.put(("slots", event)))
@@ -98,7 +99,8 @@ class Search:
         params = {**self.exp.fixed, **self.point(a)}
         future = self.client.submit(
             execute_trial, self.exp.trial, params, self.kwargs, trial_seed(self.exp.seed, a, t),
-            self.topic, a, t, self.stop_name, self.exp.trial_timeout, key=f"trial-{self.tag}-{a}-{t}", pure=False,
+            self.topic, a, t, self.tag, self.exp.trial_timeout, key=f"trial-{self.tag}-{a}-{t}",
+            pure=False,
             resources=self.slots.resources)
         self.keys[future.key] = (a, t)
         self.open.setdefault(a, set()).add(t)
@@ -106,11 +108,12 @@ class Search:
 
     def resume(self) -> None:
         """Tell the optimiser every finished architecture; resubmit every unfinished trial."""
+        self.pruning.restore()
         status = self.store.array("status")
         for a in range(self.store.n):
             if self.store.array("stage")[a] != self.stage:
                 continue
-            if np.all(status[a] >= DONE):
+            if np.all(status[a] >= DONE) or self.pruning.resumed(a):
                 self._tell(a)
                 continue
             self.opt.add_pending([self.point(a)])
@@ -156,10 +159,11 @@ class Search:
             self.fail_fast.succeeded()
         future.release()
         self.open[a].discard(t)
+        self.pruning.trial_ended(a, t, result, complete=not self.open[a])
         if not self.open[a]:
             del self.open[a]
             self._tell(a)
-            if self.fail_fast.finished(int(np.sum(self.store.array("status")[a] == DONE))):
+            if self.fail_fast.finished(int(np.sum(np.isin(self.store.array("status")[a], (DONE, PRUNED))))):
                 self._stop_failed()
 
     @cached_property
@@ -181,10 +185,11 @@ class Search:
         """Tell the optimiser architecture a, by the failure rules (orchestrator.search.failures)."""
         status, metric = self.store.array("status")[a], self.store.array("metric")[a]
         good = metric[status == DONE]
-        if len(good):
+        pruned = self.pruning.told(a, self.told_means)  # orchestrator.search.pruning says what
+        if len(good) or pruned:
             self.fail_fast.succeeded()
-        for b, mean, std in self.rules.judge(a, good):
-            if b == a and len(good):  # a penalty is no "best so far"
+        for b, mean, std in [(a, *pruned)] if pruned else self.rules.judge(a, good):
+            if b == a and len(good) and not pruned:  # a penalty is no "best so far"
                 self.told_means.append(mean)
             self.opt.tell([self.point(b)], [mean], [std])
             self.tells.append(b)
@@ -195,7 +200,7 @@ class Search:
         """Fail fast: stop every trial, keep the store consistent, raise SearchFailed."""
         from distributed import Future
 
-        Event(self.stop_name, client=self.client).set()
+        self.pruning.stop_all()
         self.client.cancel([Future(key, self.client) for key in self.keys])
         self.store.flush()
         n = self.fail_fast.failed
@@ -216,6 +221,7 @@ class Search:
             return
         if 0 <= msg["epoch"] < self.store.epochs:
             self.store.set("epoch_metric", (a, t, int(msg["epoch"])), msg["metric"])
+            self.pruning.on_epoch(a, t, int(msg["epoch"]), float(msg["metric"]))
         if self.store.array("status")[a, t] == PENDING:
             self.store.set("status", (a, t), RUNNING)
             self.store.set("started", (a, t), msg["started"])
@@ -253,7 +259,7 @@ class Search:
                     last_flush, dirty = time.monotonic(), False
             self.opt.close(wait=True)  # the last tells are applied; their errors surface
         except BaseException:
-            Event(self.stop_name, client=self.client).set()
+            self.pruning.stop_all()
             self.opt.close(wait=False)
             raise
         finally:
@@ -287,6 +293,8 @@ class Search:
 def store_result(store: ResultsStore, a: int, t: int, result: dict) -> bool:
     """Write trial t of architecture a's outcome into the store; True if it succeeded."""
     ok = result.get("status") == "done"
+    if result.get("status") == "pruned":  # stopped by the pruner: its best reported epoch
+        return _store_pruned(store, a, t, result)
     for name in ("started", "finished"):
         if name in result:
             store.set(name, (a, t), result[name])
@@ -307,6 +315,25 @@ def store_result(store: ResultsStore, a: int, t: int, result: dict) -> bool:
         store.set_error(a, t, str(result.get("error", "failed")))
     store.set("status", (a, t), DONE if ok else FAILED)
     return ok
+
+
+def _store_pruned(store: ResultsStore, a: int, t: int, result: dict) -> bool:
+    """A pruned trial: its reported epochs and the best of them; nothing after, never failed."""
+    curve = {e: v for e, v in result.get("curve", {}).items() if 0 <= e < store.epochs}
+    finite = {e: v for e, v in curve.items() if np.isfinite(v)}
+    best = min(finite, key=finite.get) if finite else -1
+    store.set("metric", (a, t), finite[best] if finite else np.nan)
+    store.set("best_epoch", (a, t), best)
+    for name in ("started", "finished"):
+        if name in result:
+            store.set(name, (a, t), result[name])
+    if result.get("worker"):
+        store.set("worker", (a, t), store.worker_id(result["worker"]))
+    store.set("epoch_metric", (a, t), np.nan)
+    for epoch, value in curve.items():
+        store.set("epoch_metric", (a, t, epoch), value)
+    store.set("status", (a, t), PRUNED)
+    return False
 
 
 def flush_due(dirty: bool, since: float) -> bool:

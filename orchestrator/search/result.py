@@ -11,6 +11,7 @@ import numpy as np
 from orchestrator.experiment import Experiment, effective_min_ok
 from orchestrator.search.failures import common_errors
 from orchestrator.store import DONE, FAILED, read_store
+from orchestrator.store.view import trial_epochs
 
 __all__ = ["Result", "best_of"]
 
@@ -36,10 +37,17 @@ class Result:
     seconds: float
     n_ok_architectures: int = 0
     common_errors: tuple[tuple[str, int], ...] = ()
+    n_pruned: int = 0  # architectures a pruner stopped (never named best)
+    trial_epochs: int = 0  # trial-epochs trained
+    full_epochs: int = 0  # what a full-length search of the same architectures would train
 
     def summary(self) -> str:
         """A few human-readable lines for the end of a run."""
         errors = "".join(f"\n  {count} x {text}" for text, count in self.common_errors)
+        if self.n_pruned:
+            errors = (f"\n  {self.n_pruned} architectures pruned; {self.trial_epochs} trial-epochs "
+                      f"trained of {self.full_epochs} at full length "
+                      f"({self.trial_epochs / max(self.full_epochs, 1):.0%}){errors}")
         if self.best_params is None:
             return f"no architecture finished successfully; see {self.store}{errors}"
         trials = ", ".join(f"{m:.4g}" for m in self.best_metrics)
@@ -56,8 +64,11 @@ def best_of(store_path: str, exp: Experiment, started: float, tells: list[int]) 
     snap = read_store(store_path)
     mean, std = snap.arch_mean_std()
     ranked = snap.ranked(effective_min_ok(exp.to_dict()))
+    ranked = ranked[~snap.arch_pruned()[ranked]]  # a pruned architecture is never the best
     n_failed = int(np.sum(snap.status == FAILED))
-    extra = {"n_ok_architectures": len(ranked), "common_errors": common_errors(snap.errors)}
+    spent, full = trial_epochs(snap.status, snap.epoch_metric)
+    extra = {"n_ok_architectures": len(ranked), "common_errors": common_errors(snap.errors),
+             "n_pruned": int(snap.arch_pruned().sum()), "trial_epochs": spent, "full_epochs": full}
     if not len(ranked):
         return Result(store_path, None, math.nan, math.nan, (), snap.n, n_failed, tuple(tells),
                       time.time() - started, **extra)

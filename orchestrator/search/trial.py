@@ -12,6 +12,11 @@ Each run of a trial first streams a start report (epoch -1, with the worker's pi
 counts attempts by them (``orchestrator.search.attempts``). With a ``timeout``, report() raises
 ``TrialStopped`` once it has passed, and a trial that returns after it is failed
 "timed out after N s".
+
+Stopping: the driver puts ``"<search>:<arch>"`` (a pruned architecture) or ``"<search>:*"``
+(the whole search) into this worker process's ``STOPPED`` set with ``client.run(mark_stopped,
+...)``; ``report()`` checks that set locally (no scheduler round trip per epoch) and raises
+``TrialStopped``, which ends the trial with ``status="pruned"`` and its curve so far.
 """
 
 from __future__ import annotations
@@ -25,13 +30,30 @@ import traceback
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from distributed import Event, get_worker
+from distributed import get_worker
 
-__all__ = ["TrialStopped", "execute_trial", "import_trial", "trial_seed"]
+__all__ = ["STOPPED", "TrialStopped", "execute_trial", "import_trial", "mark_stopped", "stop_key",
+           "trial_seed"]
+
+STOPPED: set[str] = set()  # this worker process's stop marks (see the module docstring)
 
 
 class TrialStopped(Exception):
     """Raised inside a trial's report() when the search asked running trials to stop."""
+
+
+def stop_key(search: str, arch: int | str) -> str:
+    """The stop mark of architecture ``arch`` of search ``search`` (``"*"``: every trial of it)."""
+    return f"{search}:{arch}"
+
+
+def mark_stopped(keys: list[str]) -> None:
+    """Run on a worker by the driver (``client.run``): trials with these stop marks stop."""
+    STOPPED.update(keys)
+
+
+def _stopped(search: str | None, arch: int) -> bool:
+    return search is not None and (stop_key(search, arch) in STOPPED or stop_key(search, "*") in STOPPED)
 
 
 def trial_seed(seed: int, arch: int, trial: int) -> int:
@@ -53,15 +75,16 @@ def timed_out(seconds: float) -> str:
 def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
                   arch: int, index: int, stop: str | None = None,
                   timeout: float | None = None) -> dict:
-    """Run one trial on a worker; never raises: failures come back as ``status="failed"``."""
+    """Run one trial on a worker; never raises: failures come back as ``status="failed"``,
+    a trial stopped by the driver (``stop``: the search's stop prefix) as ``status="pruned"``."""
     try:
         worker = get_worker()
     except ValueError:  # called outside a worker (tests, debugging)
         worker = None
     name = worker.address if worker else "local"
     started = time.time()
-    stop_event = Event(stop) if (stop and worker) else None
     curve: dict[int, float] = {}
+    last = int(kwargs.get("epochs", 0)) - 1
 
     def send(epoch: int, metric: float) -> None:
         if worker is not None:
@@ -71,23 +94,27 @@ def execute_trial(trial: str, params: dict, kwargs: dict, seed: int, topic: str,
     def report(epoch: int, metrics: dict) -> None:
         curve[int(epoch)] = float(metrics["metric"])
         send(int(epoch), curve[int(epoch)])
-        if stop_event is not None and stop_event.is_set():
+        if int(epoch) < last and _stopped(stop, arch):  # the last epoch: nothing left to save
             raise TrialStopped("stopped by the driver")
         if timeout is not None and time.time() - started > timeout:
             raise TrialStopped(timed_out(timeout))
 
     send(-1, math.nan)  # started: the driver counts this attempt
     try:
+        if _stopped(stop, arch):
+            raise TrialStopped("stopped before it started")
         out = import_trial(trial)(params, seed=seed, report=report, **kwargs)
         out = dict(out) if isinstance(out, Mapping) else {"status": "failed", "error": (
             f"trial returned {out!r} ({type(out).__name__}), not a mapping; return e.g. "
             "{'metric': 0.25}")}
+    except TrialStopped:  # pruned, or past its timeout (failed just below)
+        out = {"status": "pruned", "metric": math.nan}
     except Exception as err:  # noqa: BLE001 - a trial's failure is data, not a crash
         tail = "".join(traceback.format_exception(err)[-3:])
         out = {"status": "failed", "error": f"{type(err).__name__}: {err}\n{tail}"}
     if timeout is not None and time.time() - started > timeout:
         out = {"status": "failed", "error": timed_out(timeout)}
-    if out.get("status", "done") != "failed":
+    if out.get("status", "done") not in ("failed", "pruned"):
         out.update(_checked_metric(out, curve))
     return {**out, "started": started, "finished": time.time(), "worker": name, "curve": curve}
 

@@ -12,6 +12,7 @@ from orchestrator.store.layout import (
     FINISHED,
     FORMAT_VERSION,
     PENDING,
+    PRUNED,
     ROW_CHUNK,
     RUNNING,
     STAGES,
@@ -23,7 +24,7 @@ from orchestrator.store.layout import (
 from orchestrator.store.view import Snapshot, mean_std, rank, read_attrs, read_store, store_ready
 from orchestrator.store.writer import ResultsStore
 
-__all__ = ["ARRAY_NAMES", "DONE", "FAILED", "FINISHED", "FORMAT_VERSION", "PENDING", "ROW_CHUNK",
-           "RUNNING", "STAGES", "STATUS_NAMES", "ResultsStore", "Snapshot", "StoreError",
+__all__ = ["ARRAY_NAMES", "DONE", "FAILED", "FINISHED", "FORMAT_VERSION", "PENDING", "PRUNED",
+           "ROW_CHUNK", "RUNNING", "STAGES", "STATUS_NAMES", "ResultsStore", "Snapshot", "StoreError",
            "TrialState", "is_finished", "mean_std", "rank", "read_attrs", "read_store",
            "store_ready"]

@@ -2,8 +2,9 @@
 
 Layout (axis 0 = architectures, growing): ``params`` (A, P) values (categoricals: index);
 ``status`` (A, T) a ``TrialState``; ``metric``, ``best_epoch``, ``started``, ``finished``,
-``worker``, ``diverged_at``, ``attempts`` (times started), ``error`` (text) (A, T); ``epoch_metric`` (A, T, E); ``stage`` and
-``n_params`` (A,); ``worker_names`` (W,) the names ``worker`` indexes. The attributes
+``worker``, ``diverged_at``, ``attempts`` (times started), ``error`` (text) (A, T);
+``epoch_metric`` (A, T, E); ``stage``, ``n_params`` and ``pruned_at`` (A,: the rung epoch a
+pruner stopped the architecture at, -1 none); ``worker_names`` (W,) the names ``worker`` indexes. The attributes
 ``n_committed`` and ``n_workers`` are written after the data, and readers only ever look at rows
 below them. Format 1 (worker names and error texts in group attributes) is still read.
 """
@@ -21,7 +22,7 @@ import zarr
 from orchestrator.experiment import STAGES
 
 __all__ = ["ARRAY_NAMES", "DONE", "FAILED", "FINISHED", "FORMAT_VERSION", "NAME_CHUNK", "PENDING",
-           "ROW_CHUNK", "RUNNING", "STAGES", "STATUS_NAMES", "TEXT", "StoreError", "TrialState",
+           "PRUNED", "ROW_CHUNK", "RUNNING", "STAGES", "STATUS_NAMES", "TEXT", "StoreError", "TrialState",
            "ADDED_ARRAYS", "added_rows", "array_layout", "create_array", "create_names",
            "diverged_rows", "errors_dict", "is_finished", "open_group", "read_texts"]
 
@@ -35,7 +36,7 @@ class TrialState(IntEnum):
     RUNNING = 1
     DONE = 2
     FAILED = 3
-    PRUNED = 4  # reserved: stopped early by a pruner (kept epochs, not a failure)
+    PRUNED = 4  # stopped early by a pruner (its reported epochs kept; not a failure)
 
     def is_finished(self) -> bool:
         """True for a trial that will not run again (done, failed or pruned)."""
@@ -47,8 +48,8 @@ def is_finished(status: np.ndarray) -> np.ndarray:
     return np.asarray(status) >= TrialState.DONE
 
 
-PENDING, RUNNING, DONE, FAILED = (TrialState.PENDING, TrialState.RUNNING, TrialState.DONE,
-                                  TrialState.FAILED)
+PENDING, RUNNING, DONE, FAILED, PRUNED = (TrialState.PENDING, TrialState.RUNNING, TrialState.DONE,
+                                          TrialState.FAILED, TrialState.PRUNED)
 FINISHED = tuple(state for state in TrialState if state.is_finished())
 STATUS_NAMES = {state: state.name.lower() for state in TrialState}
 ROW_CHUNK = 128
@@ -58,11 +59,11 @@ CHECKSUMMED = zarr.codecs.ZstdCodec(level=0, checksum=True)  # a damaged chunk f
 
 # ``status`` is last: it is written last, so a reader that sees a trial finished sees its data.
 ARRAY_NAMES = ("params", "stage", "n_params", "metric", "test_metric", "best_epoch", "started",
-               "finished", "worker", "epoch_metric", "diverged_at", "attempts", "error",
-               "status")
+               "finished", "worker", "epoch_metric", "diverged_at", "attempts", "pruned_at",
+               "error", "status")
 # Arrays added to format 2 after its first stores: absent means every row holds the fill value
 # (readers fill them in; opening for writing creates them, fill written, before any flush).
-ADDED_ARRAYS = ("test_metric", "attempts")
+ADDED_ARRAYS = ("test_metric", "attempts", "pruned_at")
 
 
 class StoreError(ValueError):
@@ -84,6 +85,7 @@ def array_layout(n_params: int, trials: int, epochs: int) -> dict[str, tuple[tup
         "epoch_metric": ((trials, epochs), "f4", np.nan),
         "diverged_at": ((trials,), "i4", -1),
         "attempts": ((trials,), "i2", 0),
+        "pruned_at": ((), "i4", -1),
         "error": ((trials,), TEXT, ""),
         "status": ((trials,), "i1", PENDING),
     }

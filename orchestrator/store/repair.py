@@ -102,7 +102,7 @@ def repair_store(path: str | Path) -> RepairReport:
         for name, (_, _, fill) in layout.items():  # the re-queued trials start afresh
             if name in ROW_ARRAYS or name not in data:
                 continue
-            data[name][requeue] = fill
+            data[name][requeue if data[name].ndim > 1 else requeue.any(axis=1)] = fill
         data["status"][requeue] = PENDING
         data["status"][lost] = FAILED
         if "error" in data:

@@ -21,6 +21,7 @@ from orchestrator.store.layout import (
     DONE,
     FAILED,
     PENDING,
+    PRUNED,
     RUNNING,
     STAGES,
     added_rows,
@@ -32,7 +33,8 @@ from orchestrator.store.layout import (
     read_texts,
 )
 
-__all__ = ["Snapshot", "mean_std", "rank", "read_attrs", "read_store", "store_ready"]
+__all__ = ["Snapshot", "mean_std", "rank", "read_attrs", "read_store", "store_ready",
+           "trial_epochs"]
 
 # Optimisers whose first n_initial points are a space-filling design (defaults as in optimizers/).
 DESIGN_DEFAULTS = {"rbf": 10, "gp": 10}
@@ -66,6 +68,7 @@ class Snapshot:
     epoch_metric: np.ndarray | None = None  # (A, T, E)
     diverged_at: np.ndarray | None = None  # (A, T) epoch, -1 none
     attempts: np.ndarray | None = None  # (A, T) times started (a worker death makes it 2 and more)
+    pruned_at: np.ndarray | None = None  # (A,) rung epoch the pruner stopped it at, -1 none
     exists: bool = True  # False: no store there yet (the monitor waits for one)
     curves: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     now: float = field(default_factory=time.time)  # when this view was read
@@ -120,7 +123,19 @@ class Snapshot:
 
     @cached_property
     def _ranked(self) -> np.ndarray:
-        return rank(self.status, self.arch_mean_std()[0], effective_min_ok(self.experiment))
+        return self.ranked(effective_min_ok(self.experiment))
+
+    def arch_pruned(self) -> np.ndarray:
+        """Mask of architectures a pruner stopped (all their trials stopped together)."""
+        if self.pruned_at is None or not self.n:
+            return np.zeros(self.n, bool)
+        return self.pruned_at >= 0
+
+    def best(self) -> int | None:
+        """The best architecture that ran full length (None while there is none)."""
+        ranked = self.ranked()
+        full = ranked[~self.arch_pruned()[ranked]] if len(ranked) else ranked
+        return int(full[0]) if len(full) else None
 
     def arch_done(self) -> np.ndarray:
         """Mask of architectures whose trials have all finished (done or failed)."""
@@ -138,7 +153,7 @@ class Snapshot:
         if not self.n:
             return np.zeros(0, int), np.zeros(0), np.zeros(0)
         mean, std = self.arch_mean_std()
-        idx = np.flatnonzero(self.arch_done() & np.isfinite(mean))
+        idx = np.flatnonzero(self.arch_done() & np.isfinite(mean) & ~self.arch_pruned())
         return idx, mean[idx], std[idx]
 
     def arch_ok(self) -> np.ndarray:
@@ -147,12 +162,18 @@ class Snapshot:
 
     def ranked(self, min_ok: int | None = None) -> np.ndarray:
         """Finished architectures with a successful trial, best first: those with at least
-        ``min_ok`` successes (default: the experiment's) by mean, then the others by mean."""
+        ``min_ok`` successes (default: the experiment's) by mean, then the others by mean, then
+        the pruned ones by the mean of their trials' best reported epochs."""
         if not self.n:
             return np.zeros(0, int)
         if not min_ok:
             return self._ranked
-        return rank(self.status, self.arch_mean_std()[0], min_ok)
+        pruned = self.arch_pruned()
+        mean = self.arch_mean_std()[0]
+        if pruned.any():
+            early = mean_std(self.metric, (self.status == DONE) | (self.status == PRUNED))[0]
+            mean = np.where(pruned, early, mean)
+        return rank(self.status, mean, min_ok, pruned)
 
     def arch_finished_at(self) -> np.ndarray:
         """When each architecture's last trial finished (NaN while any trial is unfinished)."""
@@ -183,16 +204,30 @@ class Snapshot:
                 "trials_running": int(np.sum(status == RUNNING)),
                 "trials_failed": int(np.sum(status == FAILED)),
                 "trials_pending": int(np.sum(status == PENDING)),
+                "trials_pruned": int(np.sum(status == PRUNED)),
+                "archs_pruned": int(self.arch_pruned().sum()),
                 "archs": self.n, "archs_done": int(self.arch_done().sum()),
                 "archs_running": int(np.any(status == RUNNING, axis=1).sum()) if self.n else 0}
 
 
-def rank(status: np.ndarray, mean: np.ndarray, min_ok: int) -> np.ndarray:
+def rank(status: np.ndarray, mean: np.ndarray, min_ok: int,
+         pruned: np.ndarray | None = None) -> np.ndarray:
     """Finished architectures with a finite mean, best first: those with at least ``min_ok``
-    successful trials by mean, then the others by mean (ties: lower index first)."""
+    successful trials by mean, then the others by mean, then the ``pruned`` ones (never ahead
+    of an architecture that ran full length) by mean (ties: lower index first)."""
     idx = np.flatnonzero(np.all(is_finished(status), axis=1) & np.isfinite(mean))
-    short = np.sum(status[idx] == DONE, axis=1) < min_ok
-    return idx[np.lexsort((idx, mean[idx], short))]
+    late = np.zeros(len(idx), bool) if pruned is None else np.asarray(pruned)[idx]
+    short = (np.sum(status[idx] == DONE, axis=1) < min_ok) & ~late
+    return idx[np.lexsort((idx, mean[idx], short, late))]
+
+
+def trial_epochs(status: np.ndarray, epoch_metric: np.ndarray) -> tuple[int, int]:
+    """(trial-epochs trained: up to each trial's last reported epoch, what a full-length search
+    of the same architectures trains: every trial, every epoch)."""
+    reported = np.isfinite(epoch_metric)
+    last = epoch_metric.shape[2] - np.argmax(reported[:, :, ::-1], axis=2)
+    return int(np.sum(np.where(reported.any(axis=2), last, 0))), int(status.size * epoch_metric.shape[2])
+
 
 
 def mean_std(metric: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -62,7 +62,8 @@ def test_derived_methods(tmp_path):
     assert snap.stage_names().tolist() == ["broad", "broad", "focus"]
     assert snap.error(1, 1) == "ValueError: boom" and snap.error(0, 0) == ""
     assert snap.counts() == {"trials_done": 4, "trials_running": 1, "trials_failed": 1,
-                             "trials_pending": 0, "archs": 3, "archs_done": 2, "archs_running": 1}
+                             "trials_pending": 0, "archs": 3, "archs_done": 2, "archs_running": 1,
+                             "trials_pruned": 0, "archs_pruned": 0}
 
 
 def test_monitor_reader_gives_the_same_view(tmp_path):
