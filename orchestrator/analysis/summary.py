@@ -157,7 +157,7 @@ def _top_lines(tops: list[dict], space: SearchSpace) -> list[str]:
     """The top tables, one per stage, each row validation and test mean +- std over trials."""
     if not any(t["top"] for t in tops):
         return []
-    lines = [f"columns: validation and test metric, mean +- std over trials; {SPLITS}"]
+    lines = []
     staged = len(tops) > 1
     if staged:
         lines.append("ranked within stage; " + ", ".join(f"{t['stage']}: {t['epochs']} epochs"
@@ -172,6 +172,7 @@ def _top_lines(tops: list[dict], space: SearchSpace) -> list[str]:
                   f"{_pm(r['test_mean'], r['test_std']):<20s} "
                   f"({r['done']} ok, {r['failed']} failed)  {space.format_point(r['params'])}"
                   for r in rows]
+    lines.append(f"  (mean +- std over trials; {SPLITS})")
     final = tops[-1]["top"]
     if staged and final:
         b = final[0]
