@@ -37,9 +37,12 @@ def _call(path: str, params: dict, kwargs: dict) -> dict:
 
 
 def choose_architecture(snap, arch: int | str = "best") -> int:
-    """The architecture index: ``best`` (lowest mean over successful trials) or a given one."""
+    """The architecture index: ``best`` (lowest mean over successful trials, among the last
+    stage's architectures: stages trained for other epochs are not compared) or a given one."""
     mean, _ = snap.arch_mean_std()
     ok = snap.arch_done() & np.isfinite(mean) if snap.n else np.zeros(0, bool)
+    if snap.n and snap.stage is not None:
+        ok &= snap.stage == snap.stage.max()
     if arch == "best":
         if not ok.any():
             raise ValueError(f"{snap.path}: no finished architecture to retrain yet")

@@ -5,6 +5,7 @@ import json
 import numpy as np
 
 from orchestrator.analysis import report, top_architectures
+from orchestrator.analysis.ensemble import choose_architecture
 from orchestrator.analysis.html import _page, summarise
 from orchestrator.analysis.summary import stage_tops
 from orchestrator.space import SearchSpace
@@ -100,3 +101,4 @@ def test_a_focus_stage_after_a_broad_stage_is_ranked_within_its_stage(tmp_path):
     assert "Top 4 of 4, stage broad (2 epochs)" in page and "Top 3 of 3, stage focus (5 epochs)" in page
     assert "Best architecture of the final stage (focus)" in page and "<th>test</th>" in page
     assert "0.26 ± 0.014" in page  # best #5: test metric 0.25, 0.27
+    assert choose_architecture(snap) == 5  # the ensemble retrains the final stage's best
