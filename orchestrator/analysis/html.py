@@ -149,7 +149,7 @@ def _page(s: dict, captions: dict[str, str], fmt) -> str:
         parts.append(f"<h2>Best architecture{where} (rule: {esc(b['rule'])})</h2><p>#{b['arch']}: "
                      f"validation {_pm(b['mean'], b['std'])}, test {_pm(b['test_mean'], b['test_std'])}"
                      f" ({esc(b['why'])})<br><code>{esc(fmt(b['params']))}</code></p>")
-    parts.append(f"<p>{esc(s['ranking'].capitalize())}. Columns: mean ± std over trials; {esc(s['splits'])}.</p>")
+    parts.append(f"<p>{esc(s['ranking'][:1].upper() + s['ranking'][1:])}. Columns: mean ± std over trials; {esc(s['splits'])}.</p>")
     for t in s["stages"]:
         where = f", stage {t['stage']} ({t['epochs']} epochs)" if len(s["stages"]) > 1 else ""
         parts.append(f"<h2>Top {len(t['top'])} of {t['n_ranked']}{where}</h2>" + _table(

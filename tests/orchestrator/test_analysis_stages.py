@@ -97,7 +97,8 @@ def test_a_focus_stage_after_a_broad_stage_is_ranked_within_its_stage(tmp_path):
     broad = text.index("stage broad"), text.index("stage focus")
     assert broad[0] < text.index("#2 ") < broad[1]  # broad's best listed, apart, in its own table
     page = _page(summary, {}, SearchSpace(snap.experiment["space"]).format_point)
-    assert "ranked within stage; broad: 2 epochs, focus: 5 epochs" in page
+    assert "Ranked within stage; broad: 2 epochs, focus: 5 epochs; the best is the best of the " \
+        "final stage (focus)" in page
     assert "Top 4 of 4, stage broad (2 epochs)" in page and "Top 3 of 3, stage focus (5 epochs)" in page
     assert "Best architecture of the final stage (focus)" in page and "<th>test</th>" in page
     assert "0.26 ± 0.014" in page  # best #5: test metric 0.25, 0.27
