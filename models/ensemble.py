@@ -5,7 +5,8 @@ Called on a worker by the orchestrator (``orchestrator/analysis/ensemble.py``) b
     train_member(params, *, model, data, epochs, seed, out_dir) -> {
         "generated": (N, C) array, "truth": (N, C) array (physical units, validation events),
         "columns": [C names], "weights": path of the saved generator, "metric": best-epoch metric,
-        "best_epoch": int, "seed": int}
+        "best_epoch": int, "seed": int, "test_metric": that epoch's metric on the test events
+        (None without a test split)}
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ def train_member(params: dict, *, model: str, data: dict, epochs: int, seed: int
     if best_weights is None:
         raise RuntimeError(f"ensemble member seed {seed}: no finite metric in {epochs} epochs")
     trainer.generator.set_weights(best_weights)
+    has_test = int(getattr(trainer, "n_test", 0) or 0) > 0 and hasattr(trainer, "evaluate_test")
+    test_metric = float(trainer.evaluate_test()["metric"]) if has_test else None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"generator-seed{int(seed)}.weights.h5"
@@ -72,4 +75,5 @@ def train_member(params: dict, *, model: str, data: dict, epochs: int, seed: int
     generated, truth = np.asarray(generated, np.float64), np.asarray(truth, np.float64)
     return {"generated": generated, "truth": truth,
             "columns": _columns(model, dict(data or {}), truth.shape[1]), "weights": str(weights),
-            "metric": best_metric, "best_epoch": best_epoch, "seed": int(seed)}
+            "metric": best_metric, "best_epoch": best_epoch, "seed": int(seed),
+            "test_metric": test_metric}

@@ -6,6 +6,8 @@ member generates the validation sample; per output variable the figure shows the
 histogram and the mean +- std (over members, ddof=1) of the K generated histograms, all on the
 same bins (the truth's 0.5-99.5 % quantile range) and normalised to unit area. The members'
 generator weights are saved in ``OUT/generators/`` (on a shared file system for remote workers).
+The figure and each member's ``metric`` are on the validation events (which chose its epoch);
+``test_metric`` is that epoch's generator on the test events, as in the search.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ def _call(path: str, params: dict, kwargs: dict) -> dict:
 
 
 def choose_architecture(snap, arch: int | str = "best") -> int:
-    """The architecture index: ``best`` (lowest mean over successful trials) or a given one."""
+    """The architecture index: ``best`` (lowest mean over successful trials, among the last
+    stage's architectures: stages trained for other epochs are not compared) or a given one."""
     mean, _ = snap.arch_mean_std()
     ok = snap.arch_done() & np.isfinite(mean) if snap.n else np.zeros(0, bool)
+    if snap.n and snap.stage is not None:
+        ok &= snap.stage == snap.stage.max()
     if arch == "best":
         if not ok.any():
             raise ValueError(f"{snap.path}: no finished architecture to retrain yet")
@@ -102,6 +107,21 @@ def _ensemble(hists: list[dict], columns: Sequence[str], title: str) -> Figure:
     return fig
 
 
+def _test_summary(snap, a: int, members: list[dict]) -> dict:
+    """The members' and the search's test metric (the selected epoch on the test events)."""
+    test = [m["test_metric"] for m in members if m.get("test_metric") is not None]
+    stored = snap.test_metric[a][(snap.status[a] == DONE) & np.isfinite(snap.test_metric[a])] \
+        if snap.test_metric is not None else np.zeros(0)
+    return {"search_test_metric": [float(t) for t in stored],
+            "member_test_mean": float(np.mean(test)) if test else None,
+            "member_test_std": float(np.std(test, ddof=1)) if len(test) > 1 else None,
+            "test_note": "metric: the best epoch on the validation events, which chose it; "
+                         "test_metric: that epoch's generator on the test events (neither trained "
+                         "on nor used to choose)" if test else
+                         "no test split (data: test: 0): every number here is on the validation "
+                         "events, which also chose each member's epoch"}
+
+
 def run_ensemble(store: str, *, k: int = 8, arch: int | str = "best", out_dir: str,
                  epochs: int | None = None, client: Any = None, workers: int | None = None,
                  member: str = MEMBER, bins: int = 40) -> dict:
@@ -154,10 +174,12 @@ def run_ensemble(store: str, *, k: int = 8, arch: int | str = "best", out_dir: s
                "stage": STAGES[int(snap.stage[a])],
                "search_metric": [float(m) for m in snap.metric[a][snap.status[a] == DONE]],
                "members": [{"seed": m["seed"], "metric": m["metric"], "best_epoch": m["best_epoch"],
+                            "test_metric": m.get("test_metric"),
                             "weights": os.path.relpath(m["weights"], out.resolve())}
                            for m in members],
                "member_metric_mean": float(np.mean([m["metric"] for m in members])),
-               "member_metric_std": float(np.std([m["metric"] for m in members], ddof=1))}
+               "member_metric_std": float(np.std([m["metric"] for m in members], ddof=1)),
+               **_test_summary(snap, a, members)}
     (out / "ensemble.json").write_text(json.dumps(summary, indent=1))
     files += [out / "ensemble_histograms.npz", out / "ensemble.json"]
     return {**summary, "files": [str(f) for f in files], "histograms": hists, "columns": columns}

@@ -13,10 +13,12 @@ from orchestrator.analysis import figures
 from orchestrator.analysis.pareto import pareto, select_best
 from orchestrator.analysis.sensitivity import sensitivity, top_interactions
 from orchestrator.analysis.summary import (
+    SPLITS,
     data_file,
     failures,
     metric_name,
-    top_architectures,
+    stage_tops,
+    test_mean_std,
 )
 from orchestrator.space import SearchSpace
 from orchestrator.store import read_store
@@ -54,17 +56,37 @@ def summarise(path: str, *, best_rule: str = "mean", threshold: float | None = N
     """The report's content as a JSON-able dict: best, top list, failures, importance, Pareto set."""
     snap = read_store(path)
     idx, _, _ = snap.finished_means()
-    best = select_best(snap, best_rule) if len(idx) else None
-    if best is not None:
-        best["params"] = SearchSpace(snap.experiment["space"]).from_row(snap.params[best["arch"]])
+    tops = stage_tops(snap, top)
+    best = _final_best(snap, best_rule, tops[-1]["stage"] if len(tops) > 1 else None) \
+        if len(idx) else None
     return _clean({
         "store": str(path), "experiment": snap.experiment.get("name"),
         "data": data_file(snap.experiment), "metric": metric_name(snap.experiment),
         "lower_is_better": True, "architectures": snap.n, "finished_with_metric": len(idx),
         "budget": snap.experiment.get("budget"), "best": best,
-        "top": top_architectures(snap, top), "failures": failures(snap),
+        "top": tops[-1]["top"], "stages": tops, "ranking": _ranking(tops),
+        "splits": SPLITS, "failures": failures(snap),
         "threshold": figures.threshold_of(snap, threshold) if len(idx) else None,
         "importance": sensitivity(snap), "pareto": pareto(snap)})
+
+
+def _ranking(tops: list[dict]) -> str:
+    """How the top lists compare architectures, in one sentence."""
+    if len(tops) == 1:
+        return "one stage: all architectures ranked together"
+    return ("ranked within stage; " + ", ".join(f"{t['stage']}: {t['epochs']} epochs" for t in tops)
+            + f"; the best is the best of the final stage ({tops[-1]['stage']})")
+
+
+def _final_best(snap, rule: str, stage: str | None) -> dict:
+    """``select_best`` among the architectures of ``stage`` (None: all), with its test metric."""
+    idx = np.arange(snap.n) if stage is None else np.flatnonzero(snap.stage_names() == stage)
+    best = select_best(snap.select(idx), rule)
+    a = int(idx[best["arch"]])
+    t_mean, t_std, t_n = test_mean_std(snap)
+    return {**best, "arch": a, "stage": str(snap.stage_names()[a]) if snap.stage is not None else None,
+            "test_mean": float(t_mean[a]), "test_std": float(t_std[a]), "n_test_trials": int(t_n[a]),
+            "params": SearchSpace(snap.experiment["space"]).from_row(snap.params[a])}
 
 
 def write_report(path: str, outdir: str | Path, *, best_rule: str = "mean",
@@ -109,6 +131,10 @@ def _g(x, fmt: str = ".5g") -> str:
     return "-" if x is None else format(x, fmt)
 
 
+def _pm(mean, std) -> str:
+    return "-" if mean is None else f"{mean:.5g} ± {_g(std, '.2g')}"
+
+
 def _page(s: dict, captions: dict[str, str], fmt) -> str:
     """The HTML page; ``fmt`` shows a point (SearchSpace.format_point)."""
     esc = html.escape
@@ -119,14 +145,18 @@ def _page(s: dict, captions: dict[str, str], fmt) -> str:
              f"better</b>): {esc(s['metric'])}.</p>"]
     if s["best"]:
         b = s["best"]
-        parts.append(f"<h2>Best architecture (rule: {esc(b['rule'])})</h2><p>#{b['arch']}: "
-                     f"mean {_g(b['mean'])} +- {_g(b['std'], '.2g')} ({esc(b['why'])})<br>"
-                     f"<code>{esc(fmt(b['params']))}</code></p>")
-    parts.append(f"<h2>Top {len(s['top'])} of {s['finished_with_metric']}</h2>" + _table(
-        ["arch", "mean", "std", "ok", "failed", "pruned at epoch", "n_params", "parameters"],
-        [[r["arch"], _g(r["mean"]), _g(r["std"], ".2g"), r["done"], r["failed"],
-          r["pruned_at"] + 1 if r.get("pruned_at", -1) >= 0 else "-", r["n_params"],
-          fmt(r["params"])] for r in s["top"]]))
+        where = f" of the final stage ({esc(b['stage'])})" if len(s["stages"]) > 1 else ""
+        parts.append(f"<h2>Best architecture{where} (rule: {esc(b['rule'])})</h2><p>#{b['arch']}: "
+                     f"validation {_pm(b['mean'], b['std'])}, test {_pm(b['test_mean'], b['test_std'])}"
+                     f" ({esc(b['why'])})<br><code>{esc(fmt(b['params']))}</code></p>")
+    parts.append(f"<p>{esc(s['ranking'][:1].upper() + s['ranking'][1:])}. Columns: mean ± std over trials; {esc(s['splits'])}.</p>")
+    for t in s["stages"]:
+        where = f", stage {t['stage']} ({t['epochs']} epochs)" if len(s["stages"]) > 1 else ""
+        parts.append(f"<h2>Top {len(t['top'])} of {t['n_ranked']}{where}</h2>" + _table(
+            ["arch", "validation", "test", "ok", "failed", "pruned at epoch", "n_params", "parameters"],
+            [[r["arch"], _pm(r["mean"], r["std"]), _pm(r["test_mean"], r["test_std"]), r["done"],
+              r["failed"], r["pruned_at"] + 1 if r.get("pruned_at", -1) >= 0 else "-", r["n_params"],
+              fmt(r["params"])] for r in t["top"]]))
     imp = s["importance"]
     parts.append("<h2>Importance</h2>")
     if "skipped" in imp:

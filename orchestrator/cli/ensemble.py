@@ -39,5 +39,10 @@ def execute(args: argparse.Namespace) -> int:
             disconnect(client)
     print(f"ganhpo: ensemble of {args.k} retrainings of architecture #{result['arch']} "
           f"{result['params']}")
+    test = result["member_test_mean"]
+    print(f"ganhpo: members' metric: validation {result['member_metric_mean']:.5g} +- "
+          f"{result['member_metric_std']:.2g}, test "
+          + ("-" if test is None else f"{test:.5g} +- {result['member_test_std'] or 0:.2g}")
+          + f" ({result['test_note']})")
     print("ganhpo: wrote " + ", ".join(result["files"]))
     return 0

@@ -33,7 +33,10 @@ def test_text_report_lists_best_first_with_failures_and_their_errors(tmp_path, c
     assert lines[3] == "top 4 of 12 by mean metric over trials (lower is better):"
     space = SearchSpace(SPACE)
     best = top_architectures(read_store(tmp_path / "s.zarr"), 1)[0]
-    assert lines[4].endswith(space.format_point(best["params"]))  # 4 figures, lattices exact
+    assert lines[4].split() == ["arch", "validation", "test", "trials", "parameters"]
+    assert lines[5].endswith(space.format_point(best["params"]))  # 4 figures, lattices exact
+    assert lines[5].split()[:5] == [f"#{best['arch']}", f"{best['mean']:.5g}", "+-",
+                                    f"{best['std']:.2g}", "-"]  # no test metric in this store
     assert "importance: Sobol indices of a surrogate fitted to 12 architectures" in text
     assert "CAVEAT: 12 architectures for 6 hyperparameters: fewer than 10 per" in text
     snap = read_store(tmp_path / "s.zarr")
