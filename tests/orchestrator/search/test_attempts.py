@@ -4,24 +4,16 @@ import math
 
 import numpy as np
 import pytest
-from distributed import Client, LocalCluster
 
 from orchestrator.search import execute_trial, run
 from orchestrator.store import DONE, FAILED, read_store
 from tests.orchestrator.search.test_loop import experiment
 
 
-@pytest.fixture(scope="module")
-def nannies():
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \
-            Client(cluster) as c:
-        yield c
-
-
-def test_a_hung_trial_times_out_its_slot_is_freed_and_the_search_ends(nannies, tmp_path):
+def test_a_hung_trial_times_out_its_slot_is_freed_and_the_search_ends(client, tmp_path):
     exp = experiment(trials=2, budget=2, max_pending=2, epochs=2, trial_timeout=2,
                      optimizer={"name": "lhs"}, data={"hang": 0.5}, fail_fast=0)
-    run(exp, nannies, store=str(tmp_path / "s.zarr"))
+    run(exp, client, store=str(tmp_path / "s.zarr"))
     snap = read_store(tmp_path / "s.zarr")
     hung = snap.params[:, snap.param_names.index("x0")] > 0.5
     assert hung.any() and (~hung).any()  # lhs over 2 points: one of each
@@ -31,10 +23,10 @@ def test_a_hung_trial_times_out_its_slot_is_freed_and_the_search_ends(nannies, t
     assert (snap.attempts == 1).all()
 
 
-def test_a_trial_that_kills_its_worker_runs_retries_plus_one_times(nannies, tmp_path):
+def test_a_trial_that_kills_its_worker_runs_retries_plus_one_times(client, tmp_path):
     exp = experiment(trials=2, budget=2, max_pending=2, epochs=2, retries=1,
                      optimizer={"name": "lhs"}, data={"exit": 0.5}, fail_fast=0)
-    run(exp, nannies, store=str(tmp_path / "s.zarr"))
+    run(exp, client, store=str(tmp_path / "s.zarr"))
     snap = read_store(tmp_path / "s.zarr")
     dies = snap.params[:, snap.param_names.index("x0")] > 0.5
     assert dies.any() and (~dies).any()

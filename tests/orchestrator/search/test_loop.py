@@ -28,13 +28,6 @@ def experiment(**overrides) -> Experiment:
     return Experiment(**spec)
 
 
-@pytest.fixture(scope="module")
-def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \
-            Client(cluster) as c:
-        yield c
-
-
 def test_search_fills_budget_and_names_the_best(client, tmp_path):
     exp = experiment(data={"epoch_seconds": 0.01})
     result = run(exp, client, store=str(tmp_path / "s.zarr"))
