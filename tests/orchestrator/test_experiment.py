@@ -61,7 +61,7 @@ SPACE_LINE = "space: {x: {lower: 0, upper: 4, scale: 1}}\n"
         f"  {chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n"
         for i in range(8)), "the YAML expands to more than 100,000 values"),
     (SPACE_LINE + "data:\n  a: &a [" + ",".join(["x" * 20] * 300) + "]\n  b: [" +
-     ", ".join(["*a"] * 14) + "]\n", "the experiment is 108,505 bytes as JSON, above the limit"),
+     ", ".join(["*a"] * 14) + "]\n", "bytes as JSON, above the limit 65,536"),
     (SPACE_LINE + "trial_timeout: 0\n", "field 'trial_timeout' must be a positive number"),
     (SPACE_LINE + "retries: -1\n", "field 'retries' must be an integer from 0 to 10, got -1"),
 ])
