@@ -142,7 +142,7 @@ def _progress_bar(budget: int, quiet: bool):
         bar.total = total
         bar.n = done
         if best is not None:
-            bar.set_postfix_str(f"best {best:.5g}")
+            bar.set_postfix_str(f"best {best:.5g}", refresh=False)  # one render: refresh() below
         bar.refresh()
 
     return bar, update
