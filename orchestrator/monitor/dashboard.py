@@ -19,6 +19,7 @@ from bokeh.document import Document
 from orchestrator.monitor.data import StoreReader
 from orchestrator.monitor.guard import guard_dask_dashboard, refusal
 from orchestrator.monitor.page import make_document
+from orchestrator.monitor.quiet import quiet_closed_tabs
 
 __all__ = ["DASHBOARD_ROUTE", "add_to_dask_dashboard", "remove_from_dask_dashboard"]
 
@@ -42,6 +43,7 @@ def add_to_dask_dashboard(store_path: str | Path, route: str = DASHBOARD_ROUTE) 
     from distributed.dashboard import scheduler as dashboard
 
     reader = StoreReader(store_path, min_interval=1.0)
+    quiet_closed_tabs()
     dashboard.applications[route] = partial(_page, reader)
     return route
 

@@ -17,6 +17,7 @@ from tornado.ioloop import IOLoop
 from orchestrator.monitor.data import StoreReader
 from orchestrator.monitor.guard import HostGuard, allowed_hosts
 from orchestrator.monitor.page import REFRESH_MS, document_factory
+from orchestrator.monitor.quiet import quiet_closed_tabs
 from orchestrator.store import store_ready
 
 __all__ = ["build_server", "serve", "websocket_origins"]
@@ -60,6 +61,7 @@ def build_server(store_path: str | Path, *, port: int = 5006, address: str = "12
     store_ready(store_path)  # raises StoreError for a path that is not (and will not be) a store
     sockets, port = bind_sockets(address or None, port)
     reader = StoreReader(store_path, min_interval=SHARED_READ_SECONDS)
+    quiet_closed_tabs()
     app = Application(FunctionHandler(document_factory(reader, refresh_ms)))
     origins = websocket_origins(address, port, allow_websocket_origin)
     tornado_app = BokehTornado({"/": app}, extra_websocket_origins=create_hosts_allowlist(origins, port))

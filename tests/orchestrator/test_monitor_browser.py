@@ -64,10 +64,6 @@ DONE_JS = """() => {
 }"""
 
 
-BOKEH_CLOSE_RACE = re.compile(r"[^\n]*Uncaught exception GET /ganhpo/ws(?:(?!Uncaught exception).)*?"
-                              r"bokeh/server/connection\.py[^\n]*\n\s*assert self\._session is not "
-                              r"None\n(?:[ ^]*\n)*AssertionError\n?", re.S)
-
 def flaky_hartmann(params: dict, **kwargs) -> dict:
     """noisy_hartmann that fails one trial in seven, so the page has failures to show."""
     if kwargs.get("seed", 0) % 7 == 0:
@@ -186,8 +182,6 @@ def test_live_page_in_chromium(tmp_path):
     assert sum(t in EXPERIMENT["space"] for t in titles) == 6  # one marginal per parameter
     assert re.search(r"architectures \d+ done", text)
     assert errors == [], errors
-    assert "Traceback" not in monitor_out, monitor_out
-    # Bokeh's own race when the browser closes a websocket before its session exists (tornado
-    # logs an AssertionError from bokeh/server/connection.py at teardown) is not ours: drop it
-    search_out = BOKEH_CLOSE_RACE.sub("", search_out)
-    assert "Traceback" not in search_out and "already in a doc" not in search_out, search_out
+    for out in (monitor_out, search_out):  # closed tabs are quiet (monitor/quiet.py)
+        assert "Traceback" not in out and "Failed sending message" not in out, out
+    assert "already in a doc" not in search_out, search_out

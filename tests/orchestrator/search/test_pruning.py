@@ -83,8 +83,11 @@ def test_stop_reaches_a_running_trial_through_its_worker(client):
 
 
 def test_asha_spends_fewer_epochs_and_names_the_same_best(client, tmp_path):
-    full = run(experiment(), client, store=str(tmp_path / "none.zarr"))
-    pruned = run(experiment(pruning="asha"), client, store=str(tmp_path / "asha.zarr"))
+    # epochs long beside a stop's latency (and a trial waiting for its architecture's slowest
+    # trial to reach the rung), as GAN epochs are: 0.01-s epochs overshoot by up to 7 epochs
+    data = {"epoch_seconds": 0.04}
+    full = run(experiment(data=data), client, store=str(tmp_path / "none.zarr"))
+    pruned = run(experiment(pruning="asha", data=data), client, store=str(tmp_path / "asha.zarr"))
     a, b = read_store(tmp_path / "none.zarr"), read_store(tmp_path / "asha.zarr")
     assert a.n == b.n == 16 and (a.status == DONE).all()
     assert full.best_params == pruned.best_params == {"x0": 0.25, "x1": 0.25}
