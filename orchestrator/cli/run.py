@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,9 +53,9 @@ def execute(args: argparse.Namespace) -> int:
     resume = f"ganhpo run {args.experiment} --store {store}"
     with stop_on_signals():
         try:
-            client = _start_cluster(args, exp)
+            client = _start_cluster(args, exp, store, resume)
             try:
-                check_stop()  # a signal during start-up (held back meanwhile) stops the run here
+                check_stop()  # a signal in the instant between start-up and here
                 _announce(args, exp, store, client, route)
                 monitor = _start_monitor(store, args.monitor_port) if args.monitor else None
                 bar, progress = _progress_bar(exp.budget, args.quiet)
@@ -113,15 +114,26 @@ def _preflight(args: argparse.Namespace):
     return exp, store
 
 
-def _start_cluster(args: argparse.Namespace, exp):
-    """The client of the requested cluster; workers start with SIGINT ignored."""
+def _start_cluster(args: argparse.Namespace, exp, store: str, resume: str):
+    """The client of the requested cluster, started with SIGINT blocked in all it starts; a
+    signal meanwhile ends the command at once (``orchestrator.cluster.startup``)."""
     from distributed import Client
 
-    from orchestrator.cli.console import workers_ignore_sigint
     from orchestrator.cluster import connect, make_cluster
+    from orchestrator.cluster.startup import abandon_start, start_shielded
+    from orchestrator.search.stop import EXIT_CODES, stop_requested
 
-    with workers_ignore_sigint():
-        return connect(args, exp.cluster) or Client(make_cluster("local", workers=args.workers))
+    def abandon():
+        signum = stop_requested()
+        state = (f"the store {store} is as it was" if Path(store).exists()
+                 else "no store was created")
+        abandon_start(f"ganhpo: interrupted ({signal.Signals(signum).name}) while the cluster was "
+                      f"starting; nothing was run, {state}; run again with: {resume}",
+                      EXIT_CODES[signum])
+
+    return start_shielded(
+        lambda: connect(args, exp.cluster) or Client(make_cluster("local", workers=args.workers)),
+        stopped=lambda: stop_requested() is not None, abandon=abandon)
 
 
 def _announce(args, exp, store, client, route) -> None:
