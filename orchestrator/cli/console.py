@@ -18,7 +18,7 @@ from orchestrator.search.stop import EXIT_CODES, Interrupted, check_stop, clear_
 from orchestrator.store import DONE, FAILED, StoreError, read_store
 
 __all__ = ["Interrupted", "check_stop", "check_store_path", "failure_lines", "quiet_dask",
-           "run_summary", "stop_on_signals", "workers_ignore_sigint"]
+           "run_summary", "stop_on_signals"]
 
 
 def check_store_path(path: str | Path) -> None:
@@ -42,19 +42,6 @@ def check_store_path(path: str | Path) -> None:
     except OSError as err:
         reason = err.strerror or type(err).__name__
         raise StoreError(f"store {path}: cannot create it in {parent} ({reason}); {fix}") from None
-
-
-@contextmanager
-def workers_ignore_sigint() -> Iterator[None]:
-    """Start processes (the cluster's workers) with SIGINT ignored: a Ctrl-C in the terminal
-    reaches the whole process group, and the driver, not the workers, decides how to stop.
-    (A SIGINT meanwhile is lost; a SIGTERM is acted on as soon as the cluster has started.
-    Blocking SIGINT instead did not reach every worker process: issue 18, open.)"""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager

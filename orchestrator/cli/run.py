@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,25 @@ def add_parser(sub) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     """Check, start the cluster, search, print the summary; 1 if no architecture succeeded."""
+    exp, store = _preflight(args)
+    lock = _hold(store)  # a second driver is refused here, in one line, before any output
+    try:
+        return _search(args, exp, store, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _hold(store: str):
+    """The lock of an existing store, held by this driver from now on (the search's own opening
+    of the store re-enters it); None for a new store, created with its lock by the search."""
+    from orchestrator.store.lock import WriterLock
+
+    return WriterLock.acquire(store) if Path(store).is_dir() else None
+
+
+def _search(args: argparse.Namespace, exp, store: str, lock) -> int:
+    """Start the cluster, search, print the summary (``execute`` after the checks)."""
     from orchestrator.cli.console import (
         Interrupted,
         check_stop,
@@ -43,7 +63,6 @@ def execute(args: argparse.Namespace) -> int:
     from orchestrator.search import SearchFailed, run
     from orchestrator.store.writer import StoreWriteError
 
-    exp, store = _preflight(args)
     if exp.resources is None and wants_gpu_resources(args, exp.cluster):
         exp.resources = {"GPU": 1}  # adaptive clusters start with no worker to ask
     log_file = None if args.verbose else Path(store).absolute().with_suffix(".log")
@@ -52,9 +71,9 @@ def execute(args: argparse.Namespace) -> int:
     resume = f"ganhpo run {args.experiment} --store {store}"
     with stop_on_signals():
         try:
-            client = _start_cluster(args, exp)
+            client = _start_cluster(args, exp, store, resume, lock)
             try:
-                check_stop()  # a signal during start-up (held back meanwhile) stops the run here
+                check_stop()  # a signal in the instant between start-up and here
                 _announce(args, exp, store, client, route)
                 monitor = _start_monitor(store, args.monitor_port) if args.monitor else None
                 bar, progress = _progress_bar(exp.budget, args.quiet)
@@ -113,15 +132,28 @@ def _preflight(args: argparse.Namespace):
     return exp, store
 
 
-def _start_cluster(args: argparse.Namespace, exp):
-    """The client of the requested cluster; workers start with SIGINT ignored."""
+def _start_cluster(args: argparse.Namespace, exp, store: str, resume: str, lock=None):
+    """The client of the requested cluster, started with SIGINT blocked in all it starts; a
+    signal meanwhile ends the command at once (``orchestrator.cluster.startup``)."""
     from distributed import Client
 
-    from orchestrator.cli.console import workers_ignore_sigint
     from orchestrator.cluster import connect, make_cluster
+    from orchestrator.cluster.startup import abandon_start, start_shielded
+    from orchestrator.search.stop import EXIT_CODES, stop_requested
 
-    with workers_ignore_sigint():
-        return connect(args, exp.cluster) or Client(make_cluster("local", workers=args.workers))
+    def abandon():
+        signum = stop_requested()
+        if lock is not None:
+            lock.release()  # exiting at once: no atexit
+        state = (f"the store {store} is as it was" if Path(store).exists()
+                 else "no store was created")
+        abandon_start(f"ganhpo: interrupted ({signal.Signals(signum).name}) while the cluster was "
+                      f"starting; nothing was run, {state}; run again with: {resume}",
+                      EXIT_CODES[signum])
+
+    return start_shielded(
+        lambda: connect(args, exp.cluster) or Client(make_cluster("local", workers=args.workers)),
+        stopped=lambda: stop_requested() is not None, abandon=abandon)
 
 
 def _announce(args, exp, store, client, route) -> None:

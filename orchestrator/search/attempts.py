@@ -8,8 +8,9 @@ of a superseded attempt are dropped.
 Retries: the scheduler reruns a task whose worker died until ``allowed_failures`` workers have
 died with it; the driver sets that scheduler's ``allowed_failures`` to the experiment's
 ``retries`` (scheduler-wide: every client of a shared scheduler gets it), and turns the final
-``KilledWorker`` into "the worker died N times while running this trial (cause)", the cause
-read from the nanny's log (exit status or signal) where it has one.
+``KilledWorker`` into "the worker died N times while running this trial (exit code 3)", the
+cause read from the log of the last dead worker's nanny (``KilledWorker.last_worker`` names the
+process and its nanny: a trial that dies at once never sends its start report).
 
 Timeouts: a trial's thread cannot be killed inside a worker. At ``trial_timeout`` seconds after
 its start report arrived, the driver records the trial failed ("timed out after N s") and
@@ -24,6 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from distributed import Client, Future
 from orchestrator.search.trial import timed_out
 from orchestrator.store import DONE, ResultsStore
 
-__all__ = ["TrialWatch", "death_cause"]
+__all__ = ["TrialWatch", "death_cause", "describe_death"]
 
 log = logging.getLogger("ganhpo")
 TIMES = {1: "once", 2: "twice"}
@@ -135,31 +137,68 @@ class TrialWatch:
             error = self.stopped.pop((a, t))
         elif type(exc).__name__ == "KilledWorker":
             deaths = int(getattr(exc, "allowed_failures", self.retries)) + 1
-            cause = death_cause(self.client, attempt.pid if attempt else None)
+            last = getattr(exc, "last_worker", None)  # the scheduler's record of the last one
+            pid = getattr(last, "pid", None) or (attempt.pid if attempt else None)
+            cause = death_cause(self.client, pid, getattr(last, "nanny", None))
             # a worker that dies at once may never send its start report: count the deaths
             self.store.set("attempts", (a, t), max(deaths, int(self.store.array("attempts")[a, t])))
             error = (f"KilledWorker: the worker died {TIMES.get(deaths, f'{deaths} times')} while "
-                     f"running this trial ({cause}); raise retries: if the machine was at fault")
+                     f"running this trial ({cause}); retried {deaths - 1} "
+                     f"time{'s' * (deaths != 2)} (retries: {deaths - 1}); fix the trial or, if "
+                     "the machine was at fault, raise retries:")
         else:
             error = f"{type(exc).__name__}: {exc}"
         return {"status": "failed", "error": error, "finished": time.time()}
 
 
-def death_cause(client: Client, pid: int | None) -> str:
-    """How worker process ``pid`` ended, from its nanny's log: "signal 9: out of memory?"."""
+async def _nanny_logs(nanny: str, dask_scheduler=None) -> list:
+    """On the scheduler: the log of the nanny at ``nanny`` (its worker may be gone)."""
+    from distributed.core import rpc
+
+    async with rpc(nanny, connection_args=dask_scheduler.connection_args) as comm:
+        return await comm.get_logs()
+
+
+def _logs(client: Client, nanny: str | None) -> list:
+    """Log lines of the dead worker's nanny, else of every live worker's nanny."""
+    if nanny:
+        try:
+            return [client.run_on_scheduler(_nanny_logs, nanny)]
+        except Exception:  # noqa: BLE001 - e.g. a scheduler without ganhpo: ask them all
+            pass
+    try:
+        return list(client.get_worker_logs(nanny=True).values())
+    except Exception:  # noqa: BLE001 - the cause is a hint, never a failure
+        return []
+
+
+def describe_death(kind: str, code: int) -> str:
+    """A nanny's death line in words: "killed by signal 9 (SIGKILL: out of memory?)"."""
+    if not kind.startswith("was killed"):
+        return f"exit code {code}"
+    try:
+        name = signal.Signals(code).name
+    except ValueError:
+        name = "unknown signal"
+    hint = SIGNALS.get(code)
+    return f"killed by signal {code}, {name}{': ' + hint if hint else ''}"
+
+
+def death_cause(client: Client, pid: int | None, nanny: str | None = None,
+                wait: float = 2.0) -> str:
+    """How worker process ``pid`` ended, from its nanny's log: "exit code 3", "killed by signal
+    9 (SIGKILL: out of memory?)". The nanny logs it as it notices the exit, which can come just
+    after the scheduler's KilledWorker: looked for up to ``wait`` s."""
     generic = "killed or exited: out of memory, a segfault or os._exit in the trial?"
     if pid is None:
         return generic
-    try:
-        logs = client.get_worker_logs(nanny=True)
-    except Exception:  # noqa: BLE001 - the cause is a hint, never a failure
-        return generic
-    for lines in logs.values():
-        for _, line in lines if isinstance(lines, list) else ():
-            match = DEATH.search(str(line))
-            if match and int(match.group(1)) == pid:
-                code = int(match.group(3))
-                if match.group(2).startswith("was killed"):
-                    return f"signal {code}: {SIGNALS.get(code, 'killed')}"
-                return f"exit status {code}"
-    return generic
+    end = time.monotonic() + wait
+    while True:
+        for lines in _logs(client, nanny):
+            for entry in lines if isinstance(lines, (list, tuple)) else ():
+                match = DEATH.search(str(entry[-1] if isinstance(entry, (list, tuple)) else entry))
+                if match and int(match.group(1)) == pid:
+                    return describe_death(match.group(2), int(match.group(3)))
+        if time.monotonic() > end:
+            return generic
+        time.sleep(0.2)
