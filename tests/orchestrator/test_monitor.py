@@ -197,6 +197,32 @@ def test_top_architectures_and_failures(reader):
     _eq(f["error"], ["ValueError: boom 2/0", "ValueError: boom 2/1", "ValueError: boom 1/1"])
 
 
+def test_top_architectures_show_the_test_metric_beside_validation(store):
+    """Test mean +- std over the successful trials' stored test metric; NaN (a blank cell) where
+    the store has none: architecture 1's one success has no test metric, its failure has one."""
+    store.set("test_metric", 0, [1.5, 2.5])
+    store.set("test_metric", (1, 1), 9.0)  # a failed trial's value is not counted
+    store.flush()
+    top = TopArchitectures(StoreReader(store.path, clock=lambda: NOW))
+    top.update()
+    d = _data(top.source)
+    _eq(d["arch"], [0, 1])
+    _eq(d["mean"], [2.0, 0.5])
+    np.testing.assert_allclose(d["test_mean"], [2.0, np.nan])
+    np.testing.assert_allclose(d["test_std"], [np.sqrt(0.5), np.nan])
+    titles = {c.field: c for c in top.root.columns}
+    assert [titles[f].title for f in ("mean", "std", "test_mean", "test_std")] == \
+        ["validation", "val. std", "test", "test std"]
+    assert titles["test_mean"].formatter.nan_format == ""  # blank, not "NaN"
+
+
+def test_a_store_without_test_metric_shows_blank_test_columns(reader):
+    top = TopArchitectures(reader)
+    top.update()
+    d = _data(top.source)
+    assert len(d["test_mean"]) == 2 and np.isnan(d["test_mean"]).all() and np.isnan(d["test_std"]).all()
+
+
 def test_only_committed_rows_while_writer_is_mid_append(store, reader):
     group = zarr.open_group(store.path, mode="r+", zarr_format=3, use_consolidated=False)
     for name in ("params", "status", "metric", "started", "finished", "worker", "stage"):
