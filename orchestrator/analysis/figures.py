@@ -128,7 +128,10 @@ def convergence(snap: Snapshot) -> Figure:
             ax.axvline(x[sel][n0 - 1] + 0.5, color=colour if staged else "grey", ls="--", lw=1.5,
                        label=f"end of {whose}{n0}-point initial design")
     _robust_ylim(ax, mean)
-    ax.legend(loc="best", fontsize=12 if staged else 14)
+    if staged:  # six entries: below the axes, where they hide no point
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=13)
+    else:
+        ax.legend(loc="best")
     return fig
 
 
@@ -143,11 +146,18 @@ def _robust_ylim(ax, values: np.ndarray) -> None:
         ax.set_ylim(lo - pad, lo + 2 * (q90 - lo))
 
 
+def _log_scaled(p) -> bool:
+    """Log reals, and lattices spanning two decades or more (learning rates k x 5e-5)."""
+    if isinstance(p, Real):
+        return bool(p.log)
+    return isinstance(p, Lattice) and p.lower > 0 and p.upper >= 100 * p.lower
+
+
 def _axis_values(p, values: np.ndarray, ax, axis: str = "x") -> None:
-    """Label an axis for a parameter: category names, or a log scale for log reals."""
+    """Label an axis for a parameter: category names, or a log scale (``_log_scaled``)."""
     if isinstance(p, Categorical):
         getattr(ax, f"set_{axis}ticks")(range(len(p.choices)), [str(c) for c in p.choices])
-    elif isinstance(p, Real) and p.log:
+    elif _log_scaled(p):
         getattr(ax, f"set_{axis}scale")("log")
 
 
@@ -172,12 +182,21 @@ def mean_std(snap: Snapshot, colour_by: str | None = None) -> Figure:
         return _empty(fig, ax, "no finished architecture with a metric yet")
     p = space.params[colour_by]
     c = _values(space, snap, colour_by, idx)
-    norm = matplotlib.colors.LogNorm() if isinstance(p, Real) and p.log else None
+    norm = matplotlib.colors.LogNorm(c.min(), c.max()) if _log_scaled(p) else \
+        matplotlib.colors.Normalize(c.min(), c.max())
     cmap = matplotlib.colormaps["viridis"]
     if isinstance(p, Categorical):
         cmap = cmap.resampled(len(p.choices))
         norm = matplotlib.colors.BoundaryNorm(np.arange(len(p.choices) + 1) - 0.5, len(p.choices))
-    sc = ax.scatter(mean, std, c=c, cmap=cmap, norm=norm, s=40, alpha=0.85, edgecolors="none")
+    codes = stage_codes(snap, idx)
+    staged = len(np.unique(codes)) > 1
+    for code in np.unique(codes):  # a marker per stage: stages train for different epochs
+        sel = codes == code
+        marker = STAGE_STYLE.get(STAGES[code], ("", "s"))[1] if staged else "o"
+        sc = ax.scatter(mean[sel], std[sel], c=c[sel], cmap=cmap, norm=norm, s=45, alpha=0.85,
+                        marker=marker, edgecolors="none")
+        if staged:
+            ax.scatter([], [], marker=marker, color="grey", label=_stage_label(snap, code))
     bar = fig.colorbar(sc, ax=ax, label=colour_by)
     if isinstance(p, Categorical):
         bar.set_ticks(range(len(p.choices)), labels=[str(x) for x in p.choices])
@@ -233,6 +252,9 @@ def marginals(snap: Snapshot, threshold: float | None = None, per_row: int = 3) 
 def _bins(p, n: int = 20) -> np.ndarray:
     if isinstance(p, Categorical):
         return np.arange(len(p.choices) + 1) - 0.5
+    if isinstance(p, Lattice) and _log_scaled(p):
+        return np.geomspace(p.lower * p.scale, p.upper * p.scale, n + 1) * np.array(
+            [1 - 1e-9] + [1.0] * (n - 1) + [1 + 1e-9])  # both ends inside
     if isinstance(p, Lattice):
         step = p.scale * max(1, int(np.ceil(p.n_levels / n)))
         lo, hi = p.lower * p.scale, p.upper * p.scale
@@ -269,7 +291,7 @@ def pareto_plot(snap: Snapshot, best: dict | None = None) -> Figure:
         if best is not None and code == best_code:
             ax.scatter([best["mean"]], [best["std"]], marker="*", s=450, color="gold",
                        edgecolors="black", zorder=5, label=f"best ({best['rule']}): #{best['arch']}")
-        ax.legend(loc="best", fontsize=12)
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=13)  # hides no point
     if sizes:
         fig.colorbar(matplotlib.cm.ScalarMappable(norm, "viridis"), ax=list(axes),
                      label="model size (parameters)")
@@ -278,9 +300,9 @@ def pareto_plot(snap: Snapshot, best: dict | None = None) -> Figure:
 
 def _pareto_panel(ax, f: np.ndarray, front: np.ndarray, names: list[str], norm) -> None:
     """One stage's architectures on (mean, std), its non-dominated ones outlined."""
-    if norm is not None:
-        ax.scatter(f[:, 0], f[:, 1], c=f[:, 2], cmap="viridis", norm=norm, s=35, alpha=0.8,
-                   label="architecture")
+    if norm is not None:  # a grey legend entry: the colour is the model size
+        ax.scatter(f[:, 0], f[:, 1], c=f[:, 2], cmap="viridis", norm=norm, s=35, alpha=0.8)
+        ax.scatter([], [], color="grey", s=35, label="architecture (colour: model size)")
     else:
         ax.scatter(f[:, 0], f[:, 1], color="tab:blue", s=35, alpha=0.6, label="architecture")
     ax.scatter(f[front, 0], f[front, 1], s=120, facecolors="none", edgecolors=HIGHLIGHT, lw=2,

@@ -131,6 +131,9 @@ def test_pareto_fronts_and_convergence_are_per_stage(tmp_path):
     best = {ln.get_label(): np.asarray(ln.get_ydata()) for ln in ax.get_lines()}
     np.testing.assert_allclose(best["focus: best so far in the stage"], [0.3, 0.2, 0.2])
     np.testing.assert_allclose(best["broad: best so far in the stage"], [0.5, 0.4, 0.1, 0.1])
+    ax = figures.mean_std(snap).axes[0]
+    assert {"broad stage (2 epochs)", "focus stage (5 epochs)"} <= \
+        {t.get_text() for t in ax.get_legend().get_texts()}  # a marker per stage
     page = _page({**summary, "figures": {}}, {}, SearchSpace(snap.experiment["space"]).format_point)
     assert "Pareto front over (mean, std), within each stage</h2>" in page
     assert "<th>stage</th>" in page
