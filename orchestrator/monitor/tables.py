@@ -13,7 +13,7 @@ from orchestrator.monitor.hyper import HyperParam, formatted, hyperparams
 from orchestrator.monitor.timeline import first_line, short_worker
 from orchestrator.store import DONE, FAILED, Snapshot, mean_std
 
-__all__ = ["FailureTable", "TopArchitectures", "failure_rows", "test_mean_std", "top_rows"]
+__all__ = ["FailureTable", "TopArchitectures", "failure_rows", "test_mean_std", "top_rows", "within_stage"]
 
 TOP = 20
 RECENT_FAILURES = 20
@@ -30,14 +30,28 @@ def test_mean_std(data: Snapshot) -> tuple[np.ndarray, np.ndarray]:
     return mean_std(data.test_metric, (data.status == DONE) & np.isfinite(data.test_metric))
 
 
+def within_stage(data: Snapshot) -> tuple[np.ndarray, np.ndarray]:
+    """The ranked architectures, the latest stage first, and each one's rank within its stage:
+    stages train for different epochs, so their metrics are never ranked together."""
+    idx = data.ranked()
+    if not len(idx) or data.stage is None:
+        return idx, np.arange(1, len(idx) + 1)
+    stage = data.stage[idx].astype(int)
+    order = np.argsort(-stage, kind="stable")
+    idx, stage = idx[order], stage[order]
+    first = np.searchsorted(-stage, -stage, side="left")  # where each one's stage starts
+    return idx, np.arange(len(idx)) - first + 1
+
+
 def top_rows(data: Snapshot, hps: list[HyperParam], k: int = TOP) -> dict[str, np.ndarray]:
-    """The k best finished architectures (lowest mean; those short of min_ok successes last),
-    validation and test metric each as mean and std over trials."""
+    """The k best finished architectures, ranked within stage (``within_stage``; lowest mean,
+    those short of min_ok successes last), validation and test metric as mean and std over trials."""
     mean, std = data.arch_mean_std() if data.n else (np.zeros(0), np.zeros(0))
     t_mean, t_std = test_mean_std(data)
-    idx = data.ranked()[:k]
+    idx, rank = within_stage(data)
+    idx, rank = idx[:k], rank[:k]
     status = data.status[idx] if data.n else np.zeros((0, 0))
-    out = {"rank": np.arange(1, len(idx) + 1, dtype=float), "arch": idx.astype(float),
+    out = {"rank": rank.astype(float), "arch": idx.astype(float),
            "mean": mean[idx], "std": std[idx], "test_mean": t_mean[idx], "test_std": t_std[idx],
            "n_ok": (status == DONE).sum(axis=1).astype(float),
            "n_failed": (status == FAILED).sum(axis=1).astype(float),
@@ -81,7 +95,7 @@ class TopArchitectures(Component):
         cols = [TableColumn(field=f, title=t, width=_width(t, w),
                             **({"formatter": NumberFormatter(format=NUM, nan_format="")}
                                if f in METRIC_FIELDS else {}))
-                for f, t, w in (("rank", "#", 25), ("arch", "arch", 40), ("mean", "validation", 70),
+                for f, t, w in (("rank", "# in stage", 25), ("arch", "arch", 40), ("mean", "validation", 70),
                                 ("std", "val. std", 70), ("test_mean", "test", 70),
                                 ("test_std", "test std", 70), ("n_ok", "ok", 25),
                                 ("n_failed", "failed", 40), ("stage", "stage", 50))]

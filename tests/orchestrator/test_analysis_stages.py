@@ -137,3 +137,18 @@ def test_pareto_fronts_and_convergence_are_per_stage(tmp_path):
     page = _page({**summary, "figures": {}}, {}, SearchSpace(snap.experiment["space"]).format_point)
     assert "Pareto front over (mean, std), within each stage</h2>" in page
     assert "<th>stage</th>" in page
+
+
+def test_the_report_names_synthetic_data_by_its_settings():
+    from orchestrator.analysis.summary import data_file
+    assert data_file({"data": {"events": 20000, "validation": 2000, "test": 2000}}) == \
+        "no file: the trial generates or loads its own data (data: {events: 20000, " \
+        "validation: 2000, test: 2000})"
+    assert data_file({"data": {"path": "z.root", "tree": "Events"}}) == "z.root (tree Events)"
+
+
+def test_the_monitor_table_ranks_within_stage_latest_first(tmp_path):
+    from orchestrator.monitor.tables import within_stage
+    _staged(tmp_path / "st.zarr")
+    idx, rank = within_stage(read_store(tmp_path / "st.zarr"))
+    assert idx.tolist() == [5, 4, 6, 2, 1, 0, 3] and rank.tolist() == [1, 2, 3, 1, 2, 3, 4]

@@ -182,11 +182,13 @@ def test_top_architectures_and_failures(reader):
     top = TopArchitectures(reader)
     top.update()
     d = _data(top.source)
-    _eq(d["arch"], [0, 1])  # architecture 1 (one successful trial) is short of min_ok = 2
-    _eq(d["mean"], [2.0, 0.5])
-    _eq(d["hp_act"], ["relu", "tanh"])
-    _eq(d["hp_lr_gen"], ["0.5", "1"])  # as Parameter.format_value shows them everywhere
-    _eq(d["hp_x0"], ["0.1", "0.2"])
+    _eq(d["arch"], [1, 0])  # ranked within stage: focus (1) first, then broad (0)
+    _eq(d["rank"], [1, 1])
+    _eq(d["stage"], ["focus", "broad"])
+    _eq(d["mean"], [0.5, 2.0])
+    _eq(d["hp_act"], ["tanh", "relu"])
+    _eq(d["hp_lr_gen"], ["1", "0.5"])  # as Parameter.format_value shows them everywhere
+    _eq(d["hp_x0"], ["0.2", "0.1"])
     columns = top.root.columns
     assert [c.title for c in columns][-3:] == ["x0", "lr_gen", "act"]
     assert all(c.width >= 8 * len(c.title) + 16 for c in columns)  # no header is cut
@@ -206,10 +208,10 @@ def test_top_architectures_show_the_test_metric_beside_validation(store):
     top = TopArchitectures(StoreReader(store.path, clock=lambda: NOW))
     top.update()
     d = _data(top.source)
-    _eq(d["arch"], [0, 1])
-    _eq(d["mean"], [2.0, 0.5])
-    np.testing.assert_allclose(d["test_mean"], [2.0, np.nan])
-    np.testing.assert_allclose(d["test_std"], [np.sqrt(0.5), np.nan])
+    _eq(d["arch"], [1, 0])
+    _eq(d["mean"], [0.5, 2.0])
+    np.testing.assert_allclose(d["test_mean"], [np.nan, 2.0])
+    np.testing.assert_allclose(d["test_std"], [np.nan, np.sqrt(0.5)])
     titles = {c.field: c for c in top.root.columns}
     assert [titles[f].title for f in ("mean", "std", "test_mean", "test_std")] == \
         ["validation", "val. std", "test", "test std"]
