@@ -130,9 +130,14 @@ def _stage_captions(staged: bool) -> dict[str, str]:
 
 def _table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
-                   for r in rows)
+    body = "".join("<tr>" + "".join(_cell(c) for c in r) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value) -> str:
+    """A table cell; a 'mean ± std' stays on one line."""
+    text = str(value)
+    return f"<td{' class=pm' if ' ± ' in text else ''}>{html.escape(text)}</td>"
 
 
 def _g(x, fmt: str = ".5g") -> str:
@@ -204,6 +209,6 @@ def _page(s: dict, captions: dict[str, str], fmt) -> str:
                             [[t["arch"], t["trial"], t["error"]] for t in f["trials"][:200]]))
     style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:"
              "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}"
-             "figure{margin:2em 0}.caveat{color:#b03a2e;border-left:4px solid #b03a2e;padding-left:8px}")
+             "td.pm{white-space:nowrap}figure{margin:2em 0}.caveat{color:#b03a2e;border-left:4px solid #b03a2e;padding-left:8px}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>ganhpo report</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")
