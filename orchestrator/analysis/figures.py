@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import matplotlib
+import matplotlib.cm
 import matplotlib.colors
 import matplotlib.style
 import mplhep
@@ -20,7 +22,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from orchestrator.analysis.pareto import non_dominated, objectives
+from orchestrator.analysis.pareto import objectives, stage_codes, stage_front
+from orchestrator.analysis.summary import stage_epochs
 from orchestrator.space import Categorical, Lattice, Real, SearchSpace
 from orchestrator.store import STAGES, Snapshot
 
@@ -81,9 +84,23 @@ def _empty(fig: Figure, ax, text: str) -> Figure:
     return fig
 
 
+def _stage_label(snap: Snapshot, code: int) -> str:
+    """'broad stage (3 epochs)': a stage and how long its trials trained."""
+    return f"{STAGES[code]} stage ({stage_epochs(snap.experiment, STAGES[code])} epochs)"
+
+
+def _design_size(snap: Snapshot, stage: str) -> int:
+    """The initial design of ``stage``'s optimiser (a stage's own optimiser replaces the run's)."""
+    spec = next((s for s in snap.experiment.get("stages") or [] if s.get("name") == stage), {})
+    return replace(snap, experiment={**snap.experiment,
+                                     "optimizer": spec.get("optimizer") or snap.experiment.get(
+                                         "optimizer") or {}}).n_initial
+
+
 @hep_style
 def convergence(snap: Snapshot) -> Figure:
-    """Each architecture's mean in tell order, the best-so-far line, the end of the design."""
+    """Each architecture's mean in tell order and, per stage (colour and marker: stages train for
+    different epochs), the best so far within the stage and the end of its initial design."""
     fig = new_figure(10, 7)
     ax = fig.subplots()
     order = snap.completion_order()
@@ -93,20 +110,28 @@ def convergence(snap: Snapshot) -> Figure:
     ax.set_ylabel("mean metric over trials (lower is better)")
     if not np.isfinite(mean).any():
         return _empty(fig, ax, "no finished architecture with a metric yet")
-    stages = np.asarray(STAGES)[snap.stage[order].astype(int)]
-    for stage, (colour, marker) in STAGE_STYLE.items():
-        sel = stages == stage
-        if sel.any():
-            ax.scatter(x[sel], mean[sel], s=25, alpha=0.6, color=colour, marker=marker,
-                       label=f"{stage} search: architecture mean")
-    with np.errstate(invalid="ignore"):
-        best = np.fmin.accumulate(mean)
-    ax.step(x, best, where="post", color="black", lw=2, label="best so far")
-    n0 = snap.n_initial
-    if 0 < n0 < len(order):
-        ax.axvline(n0 + 0.5, color="grey", ls="--", lw=1.5, label=f"end of {n0}-point initial design")
+    codes = stage_codes(snap, order)
+    staged = len(np.unique(codes)) > 1
+    for code in np.unique(codes):
+        colour, marker = STAGE_STYLE.get(STAGES[code], ("tab:green", "s"))
+        sel = codes == code
+        name = _stage_label(snap, code) if staged else "architecture"
+        ax.scatter(x[sel], mean[sel], s=30, alpha=0.6, color=colour, marker=marker,
+                   label=f"{name}: mean")
+        with np.errstate(invalid="ignore"):
+            best = np.fmin.accumulate(mean[sel])
+        ax.step(x[sel], best, where="post", color=colour if staged else "black", lw=2,
+                label=f"{STAGES[code]}: best so far in the stage" if staged else "best so far")
+        n0 = _design_size(snap, STAGES[code])
+        if 0 < n0 < sel.sum():
+            whose = f"{STAGES[code]}'s " if staged else ""
+            ax.axvline(x[sel][n0 - 1] + 0.5, color=colour if staged else "grey", ls="--", lw=1.5,
+                       label=f"end of {whose}{n0}-point initial design")
     _robust_ylim(ax, mean)
-    ax.legend(loc="best")
+    if staged:  # six entries: below the axes, where they hide no point
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=13)
+    else:
+        ax.legend(loc="best")
     return fig
 
 
@@ -121,11 +146,18 @@ def _robust_ylim(ax, values: np.ndarray) -> None:
         ax.set_ylim(lo - pad, lo + 2 * (q90 - lo))
 
 
+def _log_scaled(p) -> bool:
+    """Log reals, and lattices spanning two decades or more (learning rates k x 5e-5)."""
+    if isinstance(p, Real):
+        return bool(p.log)
+    return isinstance(p, Lattice) and p.lower > 0 and p.upper >= 100 * p.lower
+
+
 def _axis_values(p, values: np.ndarray, ax, axis: str = "x") -> None:
-    """Label an axis for a parameter: category names, or a log scale for log reals."""
+    """Label an axis for a parameter: category names, or a log scale (``_log_scaled``)."""
     if isinstance(p, Categorical):
         getattr(ax, f"set_{axis}ticks")(range(len(p.choices)), [str(c) for c in p.choices])
-    elif isinstance(p, Real) and p.log:
+    elif _log_scaled(p):
         getattr(ax, f"set_{axis}scale")("log")
 
 
@@ -150,12 +182,21 @@ def mean_std(snap: Snapshot, colour_by: str | None = None) -> Figure:
         return _empty(fig, ax, "no finished architecture with a metric yet")
     p = space.params[colour_by]
     c = _values(space, snap, colour_by, idx)
-    norm = matplotlib.colors.LogNorm() if isinstance(p, Real) and p.log else None
+    norm = matplotlib.colors.LogNorm(c.min(), c.max()) if _log_scaled(p) else \
+        matplotlib.colors.Normalize(c.min(), c.max())
     cmap = matplotlib.colormaps["viridis"]
     if isinstance(p, Categorical):
         cmap = cmap.resampled(len(p.choices))
         norm = matplotlib.colors.BoundaryNorm(np.arange(len(p.choices) + 1) - 0.5, len(p.choices))
-    sc = ax.scatter(mean, std, c=c, cmap=cmap, norm=norm, s=40, alpha=0.85, edgecolors="none")
+    codes = stage_codes(snap, idx)
+    staged = len(np.unique(codes)) > 1
+    for code in np.unique(codes):  # a marker per stage: stages train for different epochs
+        sel = codes == code
+        marker = STAGE_STYLE.get(STAGES[code], ("", "s"))[1] if staged else "o"
+        sc = ax.scatter(mean[sel], std[sel], c=c[sel], cmap=cmap, norm=norm, s=45, alpha=0.85,
+                        marker=marker, edgecolors="none")
+        if staged:
+            ax.scatter([], [], marker=marker, color="grey", label=_stage_label(snap, code))
     bar = fig.colorbar(sc, ax=ax, label=colour_by)
     if isinstance(p, Categorical):
         bar.set_ticks(range(len(p.choices)), labels=[str(x) for x in p.choices])
@@ -211,6 +252,9 @@ def marginals(snap: Snapshot, threshold: float | None = None, per_row: int = 3) 
 def _bins(p, n: int = 20) -> np.ndarray:
     if isinstance(p, Categorical):
         return np.arange(len(p.choices) + 1) - 0.5
+    if isinstance(p, Lattice) and _log_scaled(p):
+        return np.geomspace(p.lower * p.scale, p.upper * p.scale, n + 1) * np.array(
+            [1 - 1e-9] + [1.0] * (n - 1) + [1 + 1e-9])  # both ends inside
     if isinstance(p, Lattice):
         step = p.scale * max(1, int(np.ceil(p.n_levels / n)))
         lo, hi = p.lower * p.scale, p.upper * p.scale
@@ -222,20 +266,43 @@ def _bins(p, n: int = 20) -> np.ndarray:
 
 @hep_style
 def pareto_plot(snap: Snapshot, best: dict | None = None) -> Figure:
-    """Mean against std, model size as colour, the non-dominated architectures outlined."""
+    """Mean against std, model size as colour, the non-dominated architectures outlined; one
+    panel per stage, each with its own front (stages train for different epochs)."""
     idx, f, names = objectives(snap)
-    fig = new_figure(10, 8)
-    ax = fig.subplots()
-    ax.set_xlabel("mean metric over trials (lower is better)")
-    ax.set_ylabel("std of the metric over trials")
+    codes = stage_codes(snap, idx)
+    present = np.unique(codes) if len(idx) else np.zeros(1, int)
+    fig = new_figure(10 if len(present) == 1 else 8.5 * len(present), 8)
+    axes = fig.subplots(1, len(present), squeeze=False)[0]
+    for ax in axes:
+        ax.set_xlabel("mean metric over trials (lower is better)")
+    axes[0].set_ylabel("std of the metric over trials")
     if not len(idx):
-        return _empty(fig, ax, "no finished architecture with a metric yet")
-    front = non_dominated(f)
-    if "n_params" in names:
-        sc = ax.scatter(f[:, 0], f[:, 1], c=f[:, 2], cmap="viridis", s=35, alpha=0.8,
-                        norm=matplotlib.colors.LogNorm() if f[:, 2].min() > 0 else None,
-                        label="architecture")
-        fig.colorbar(sc, ax=ax, label="model size (parameters)")
+        return _empty(fig, axes[0], "no finished architecture with a metric yet")
+    front = stage_front(codes, f)
+    sizes = "n_params" in names
+    norm = (matplotlib.colors.LogNorm(f[:, 2].min(), f[:, 2].max()) if f[:, 2].min() > 0
+            else matplotlib.colors.Normalize(f[:, 2].min(), f[:, 2].max())) if sizes else None
+    best_code = int(stage_codes(snap, np.array([best["arch"]]))[0]) if best is not None else None
+    for ax, code in zip(axes, present, strict=True):
+        sel = codes == code
+        _pareto_panel(ax, f[sel], front[sel], names, norm)
+        if len(present) > 1:
+            ax.set_title(f"{_stage_label(snap, code)}: its own front", fontsize=16)
+        if best is not None and code == best_code:
+            ax.scatter([best["mean"]], [best["std"]], marker="*", s=450, color="gold",
+                       edgecolors="black", zorder=5, label=f"best ({best['rule']}): #{best['arch']}")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), fontsize=13)  # hides no point
+    if sizes:
+        fig.colorbar(matplotlib.cm.ScalarMappable(norm, "viridis"), ax=list(axes),
+                     label="model size (parameters)")
+    return fig
+
+
+def _pareto_panel(ax, f: np.ndarray, front: np.ndarray, names: list[str], norm) -> None:
+    """One stage's architectures on (mean, std), its non-dominated ones outlined."""
+    if norm is not None:  # a grey legend entry: the colour is the model size
+        ax.scatter(f[:, 0], f[:, 1], c=f[:, 2], cmap="viridis", norm=norm, s=35, alpha=0.8)
+        ax.scatter([], [], color="grey", s=35, label="architecture (colour: model size)")
     else:
         ax.scatter(f[:, 0], f[:, 1], color="tab:blue", s=35, alpha=0.6, label="architecture")
     ax.scatter(f[front, 0], f[front, 1], s=120, facecolors="none", edgecolors=HIGHLIGHT, lw=2,
@@ -243,12 +310,7 @@ def pareto_plot(snap: Snapshot, best: dict | None = None) -> Figure:
     if len(names) == 2:
         o = np.argsort(f[front, 0])
         ax.step(f[front, 0][o], f[front, 1][o], where="post", color=HIGHLIGHT, lw=1, alpha=0.6)
-    if best is not None:
-        ax.scatter([best["mean"]], [best["std"]], marker="*", s=450, color="gold",
-                   edgecolors="black", zorder=5, label=f"best ({best['rule']}): #{best['arch']}")
     _robust_ylim(ax, f[:, 1])
-    ax.legend(loc="best")
-    return fig
 
 
 @hep_style

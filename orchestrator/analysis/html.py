@@ -27,14 +27,14 @@ __all__ = ["summarise", "write_report"]
 
 CAPTIONS = {
     "convergence": "Convergence: each architecture's mean metric in the order the optimiser was "
-                   "told it, and the best so far (dashed: end of the initial design).",
+                   "told it, and the best so far (dashed: end of the initial design){conv_stages}.",
     "sensitivity": "Importance: first-order and total Sobol indices of a surrogate of the mean "
                    "metric (total minus first order = interactions), clipped to [0, 1]; bars: "
                    "95 % intervals of the Monte Carlo estimate, not of the surrogate's error.",
     "mean_std": "Mean against trial-to-trial std per architecture, coloured by {colour}.",
     "marginals": "Marginals: mean metric against each hyperparameter (red: mean <= {cut:.4g}), "
                  "with histograms of where the optimiser sampled.",
-    "pareto": "Pareto front over {objectives}; the star is the best by rule '{rule}'.",
+    "pareto": "Pareto front over {objectives}{pareto_stages}; the star is the best by rule '{rule}'.",
 }
 
 
@@ -113,18 +113,31 @@ def write_report(path: str, outdir: str | Path, *, best_rule: str = "mean",
     (outdir / "summary.json").write_text(json.dumps(summary, indent=1))
     caption = {"colour": colour or "the first hyperparameter", "cut": cut or float("nan"),
                "objectives": "(" + ", ".join(summary["pareto"]["objectives"]) + ")",
-               "rule": best_rule}
+               "rule": best_rule,
+               **_stage_captions(summary["pareto"].get("within_stage", False))}
     page = outdir / "index.html"
     page.write_text(_page(summary, {n: CAPTIONS[n].format(**caption) for n in figs},
                           SearchSpace(space).format_point))
     return page
 
 
+def _stage_captions(staged: bool) -> dict[str, str]:
+    """What the staged figures add to their captions: stages trained for different epochs."""
+    why = " (stages train for different epochs, so they are never compared)"
+    return {"conv_stages": f"; colour and marker per stage, the best so far within each{why}" if staged
+            else "", "pareto_stages": f", one panel and one front per stage{why}" if staged else ""}
+
+
 def _table(header: list[str], rows: list[list]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>"
-                   for r in rows)
+    body = "".join("<tr>" + "".join(_cell(c) for c in r) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _cell(value) -> str:
+    """A table cell; a 'mean ± std' stays on one line."""
+    text = str(value)
+    return f"<td{' class=pm' if ' ± ' in text else ''}>{html.escape(text)}</td>"
 
 
 def _g(x, fmt: str = ".5g") -> str:
@@ -182,9 +195,12 @@ def _page(s: dict, captions: dict[str, str], fmt) -> str:
         parts.append(f'<figure id="{name}"><img src="{name}.png" alt="{name}" style="max-width:100%">'
                      f'<figcaption>{esc(caption)} <a href="{name}.pdf">PDF</a></figcaption></figure>')
     p = s["pareto"]
-    parts.append(f"<h2>Pareto front over ({esc(', '.join(p['objectives']))})</h2>" + _table(
-        ["arch"] + p["objectives"], [[r["arch"]] + [_g(r[o]) for o in p["objectives"]]
-                                     for r in p["front"]]))
+    staged = p.get("within_stage", False)
+    parts.append(f"<h2>Pareto front over ({esc(', '.join(p['objectives']))})"
+                 f"{', within each stage' if staged else ''}</h2>" + _table(
+                     ["arch"] + (["stage"] if staged else []) + p["objectives"],
+                     [[r["arch"]] + ([r["stage"]] if staged else []) + [_g(r[o]) for o in p["objectives"]]
+                      for r in p["front"]]))
     f = s["failures"]
     parts.append(f"<h2>Failures: {f['n_failed']} of {f['n_trials']} trials</h2>")
     if f["n_failed"]:
@@ -193,6 +209,6 @@ def _page(s: dict, captions: dict[str, str], fmt) -> str:
                             [[t["arch"], t["trial"], t["error"]] for t in f["trials"][:200]]))
     style = ("body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:"
              "collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:2px 6px;font-size:90%}"
-             "figure{margin:2em 0}.caveat{color:#b03a2e;border-left:4px solid #b03a2e;padding-left:8px}")
+             "td.pm{white-space:nowrap}figure{margin:2em 0}.caveat{color:#b03a2e;border-left:4px solid #b03a2e;padding-left:8px}")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>ganhpo report</title>"
             f"<style>{style}</style></head><body>{''.join(parts)}</body></html>\n")

@@ -1,6 +1,7 @@
 """Multi-objective view: the Pareto front over (mean metric, trial std, model size), and `best` rules.
 
-All objectives are minimised. Model size (``n_params``) is used only when every finished
+All objectives are minimised. Architectures of different stages trained for different numbers
+of epochs, so the front is computed within each stage (``stage_front``), never across. Model size (``n_params``) is used only when every finished
 architecture reports one (the store's fill value -1 means unknown).
 
 Rules for choosing the best architecture (``select_best``):
@@ -20,9 +21,9 @@ import re
 import numpy as np
 
 from orchestrator.experiment import effective_min_ok
-from orchestrator.store import Snapshot
+from orchestrator.store import STAGES, Snapshot
 
-__all__ = ["RULES", "RuleError", "non_dominated", "pareto", "select_best"]
+__all__ = ["RULES", "RuleError", "non_dominated", "pareto", "select_best", "stage_codes", "stage_front"]
 
 RULES = "mean | mean+Kstd (e.g. mean+2std) | pareto-knee | smallest-within:X% | smallest-within:X"
 
@@ -60,13 +61,31 @@ def objectives(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, list[str]]:
     return idx, np.column_stack(cols) if len(idx) else np.zeros((0, len(names))), names
 
 
+def stage_codes(snap: Snapshot, idx: np.ndarray) -> np.ndarray:
+    """The stage (index into STAGES) of architectures idx; 0 for a store without stages."""
+    return snap.stage[idx].astype(int) if snap.stage is not None else np.zeros(len(idx), int)
+
+
+def stage_front(codes: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Mask of rows no row of the same stage dominates: stages are never compared."""
+    mask = np.zeros(len(f), bool)
+    for code in np.unique(codes):
+        sel = codes == code
+        mask[sel] = non_dominated(f[sel])
+    return mask
+
+
 def pareto(snap: Snapshot) -> dict:
-    """The non-dominated architectures, sorted by mean, with their objective values."""
+    """Each stage's non-dominated architectures (by stage, then mean), with their objectives."""
     idx, f, names = objectives(snap)
-    mask = non_dominated(f)
-    front = sorted(zip(idx[mask].tolist(), f[mask].tolist()), key=lambda r: r[1][0])
-    return {"objectives": names, "n_finished": len(idx),
-            "front": [{"arch": int(a), **dict(zip(names, map(float, v)))} for a, v in front]}
+    codes = stage_codes(snap, idx)
+    mask = stage_front(codes, f)
+    order = np.lexsort((f[mask, 0], codes[mask])) if mask.any() else np.zeros(0, int)
+    stages = [STAGES[c] for c in np.unique(codes)]
+    return {"objectives": names, "n_finished": len(idx), "stages": stages,
+            "within_stage": len(stages) > 1,
+            "front": [{"arch": int(idx[mask][k]), "stage": STAGES[codes[mask][k]],
+                       **dict(zip(names, map(float, f[mask][k])))} for k in order]}
 
 
 def _knee(f: np.ndarray) -> int:

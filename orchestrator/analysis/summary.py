@@ -102,6 +102,9 @@ def data_file(experiment: dict) -> str:
     if data.get("path"):
         tree = f" (tree {data['tree']})" if data.get("tree") else ""
         return f"{data['path']}{tree}"
+    if data:  # e.g. synthetic events: what the trial was told to make
+        shown = ", ".join(f"{k}: {v}" for k, v in data.items())
+        return f"no file: the trial generates or loads its own data (data: {{{shown}}})"
     return "none (the trial generates or loads its own data)"
 
 

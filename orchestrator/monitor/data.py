@@ -84,9 +84,10 @@ class StoreReader:
         workers, error = read_texts(group, attrs, lo, n, status.shape[1])
         diverged = diverged_rows(group, lo, n, status.shape[1])
         pruned = added_rows(group, "pruned_at", lo, n)
+        test = added_rows(group, "test_metric", lo, n)
         out = {}
-        for name, fresh in zip((*ROW_ARRAYS, "diverged_at", "pruned_at", "error"),
-                               (status, *rest, diverged, pruned, error), strict=True):
+        for name, fresh in zip((*ROW_ARRAYS, "diverged_at", "pruned_at", "test_metric", "error"),
+                               (status, *rest, diverged, pruned, test, error), strict=True):
             out[name] = np.concatenate([self._cache[name][:lo], fresh]) if lo else fresh
         finished = np.all(is_finished(out["status"]), axis=1)
         self._stable = int(np.argmin(finished)) if not finished.all() else n

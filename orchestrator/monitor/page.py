@@ -58,7 +58,8 @@ class Page:
             row(self.convergence.root, self.scatter.root, sizing_mode="stretch_width"),
             self.marginals.root,
             row(self.curves.root, self.timeline.root, sizing_mode="stretch_width"),
-            titled("Top architectures", self.top.root),  # full width: a column per parameter
+            titled("Top architectures</b> (ranked within stage, the latest stage first: stages "
+                   "train for different epochs)<b>", self.top.root),  # full width: a column per parameter
             titled("Recent failed trials", self.failures.root),
             sizing_mode="stretch_width")
 

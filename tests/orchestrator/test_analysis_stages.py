@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 
-from orchestrator.analysis import report, top_architectures
+from orchestrator.analysis import figures, pareto, report, top_architectures
 from orchestrator.analysis.ensemble import choose_architecture
 from orchestrator.analysis.html import _page, summarise
 from orchestrator.analysis.summary import stage_tops
@@ -103,3 +103,52 @@ def test_a_focus_stage_after_a_broad_stage_is_ranked_within_its_stage(tmp_path):
     assert "Best architecture of the final stage (focus)" in page and "<th>test</th>" in page
     assert "0.26 ± 0.014" in page  # best #5: test metric 0.25, 0.27
     assert choose_architecture(snap) == 5  # the ensemble retrains the final stage's best
+
+
+def test_pareto_fronts_and_convergence_are_per_stage(tmp_path):
+    """Broad #2 (0.1) dominates every focus architecture (same std): pooled, the front would be
+    {2}; within stage it is {2} for broad and {5} for focus. The figures draw a panel, a best-so-far
+    line and a legend entry per stage."""
+    path = tmp_path / "st.zarr"
+    _staged(path)
+    snap = read_store(path)
+    out = pareto(snap)
+    assert out["within_stage"] and out["stages"] == ["broad", "focus"]
+    assert [(r["arch"], r["stage"]) for r in out["front"]] == [(2, "broad"), (5, "focus")]
+    summary = summarise(str(path))
+    fig = figures.pareto_plot(snap, summary["best"])
+    axes = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert [ax.get_title() for ax in axes] == ["broad stage (2 epochs): its own front",
+                                               "focus stage (5 epochs): its own front"]
+    labels = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in axes]
+    assert all("Pareto front over (mean, std): 1" in ls for ls in labels)
+    assert "best (mean): #5" in labels[1] and not any(t.startswith("best") for t in labels[0])
+    fig = figures.convergence(snap)
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"broad stage (2 epochs): mean", "focus stage (5 epochs): mean",
+            "broad: best so far in the stage", "focus: best so far in the stage"} <= set(legend)
+    best = {ln.get_label(): np.asarray(ln.get_ydata()) for ln in ax.get_lines()}
+    np.testing.assert_allclose(best["focus: best so far in the stage"], [0.3, 0.2, 0.2])
+    np.testing.assert_allclose(best["broad: best so far in the stage"], [0.5, 0.4, 0.1, 0.1])
+    ax = figures.mean_std(snap).axes[0]
+    assert {"broad stage (2 epochs)", "focus stage (5 epochs)"} <= \
+        {t.get_text() for t in ax.get_legend().get_texts()}  # a marker per stage
+    page = _page({**summary, "figures": {}}, {}, SearchSpace(snap.experiment["space"]).format_point)
+    assert "Pareto front over (mean, std), within each stage</h2>" in page
+    assert "<th>stage</th>" in page
+
+
+def test_the_report_names_synthetic_data_by_its_settings():
+    from orchestrator.analysis.summary import data_file
+    assert data_file({"data": {"events": 20000, "validation": 2000, "test": 2000}}) == \
+        "no file: the trial generates or loads its own data (data: {events: 20000, " \
+        "validation: 2000, test: 2000})"
+    assert data_file({"data": {"path": "z.root", "tree": "Events"}}) == "z.root (tree Events)"
+
+
+def test_the_monitor_table_ranks_within_stage_latest_first(tmp_path):
+    from orchestrator.monitor.tables import within_stage
+    _staged(tmp_path / "st.zarr")
+    idx, rank = within_stage(read_store(tmp_path / "st.zarr"))
+    assert idx.tolist() == [5, 4, 6, 2, 1, 0, 3] and rank.tolist() == [1, 2, 3, 1, 2, 3, 4]

@@ -182,11 +182,13 @@ def test_top_architectures_and_failures(reader):
     top = TopArchitectures(reader)
     top.update()
     d = _data(top.source)
-    _eq(d["arch"], [0, 1])  # architecture 1 (one successful trial) is short of min_ok = 2
-    _eq(d["mean"], [2.0, 0.5])
-    _eq(d["hp_act"], ["relu", "tanh"])
-    _eq(d["hp_lr_gen"], ["0.5", "1"])  # as Parameter.format_value shows them everywhere
-    _eq(d["hp_x0"], ["0.1", "0.2"])
+    _eq(d["arch"], [1, 0])  # ranked within stage: focus (1) first, then broad (0)
+    _eq(d["rank"], [1, 1])
+    _eq(d["stage"], ["focus", "broad"])
+    _eq(d["mean"], [0.5, 2.0])
+    _eq(d["hp_act"], ["tanh", "relu"])
+    _eq(d["hp_lr_gen"], ["1", "0.5"])  # as Parameter.format_value shows them everywhere
+    _eq(d["hp_x0"], ["0.2", "0.1"])
     columns = top.root.columns
     assert [c.title for c in columns][-3:] == ["x0", "lr_gen", "act"]
     assert all(c.width >= 8 * len(c.title) + 16 for c in columns)  # no header is cut
@@ -195,6 +197,32 @@ def test_top_architectures_and_failures(reader):
     f = _data(fail.source)
     _eq(list(zip(f["arch"], f["trial"], strict=True)), [(2, 0), (2, 1), (1, 1)])
     _eq(f["error"], ["ValueError: boom 2/0", "ValueError: boom 2/1", "ValueError: boom 1/1"])
+
+
+def test_top_architectures_show_the_test_metric_beside_validation(store):
+    """Test mean +- std over the successful trials' stored test metric; NaN (a blank cell) where
+    the store has none: architecture 1's one success has no test metric, its failure has one."""
+    store.set("test_metric", 0, [1.5, 2.5])
+    store.set("test_metric", (1, 1), 9.0)  # a failed trial's value is not counted
+    store.flush()
+    top = TopArchitectures(StoreReader(store.path, clock=lambda: NOW))
+    top.update()
+    d = _data(top.source)
+    _eq(d["arch"], [1, 0])
+    _eq(d["mean"], [0.5, 2.0])
+    np.testing.assert_allclose(d["test_mean"], [np.nan, 2.0])
+    np.testing.assert_allclose(d["test_std"], [np.nan, np.sqrt(0.5)])
+    titles = {c.field: c for c in top.root.columns}
+    assert [titles[f].title for f in ("mean", "std", "test_mean", "test_std")] == \
+        ["validation", "val. std", "test", "test std"]
+    assert titles["test_mean"].formatter.nan_format == ""  # blank, not "NaN"
+
+
+def test_a_store_without_test_metric_shows_blank_test_columns(reader):
+    top = TopArchitectures(reader)
+    top.update()
+    d = _data(top.source)
+    assert len(d["test_mean"]) == 2 and np.isnan(d["test_mean"]).all() and np.isnan(d["test_std"]).all()
 
 
 def test_only_committed_rows_while_writer_is_mid_append(store, reader):
