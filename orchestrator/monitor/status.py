@@ -25,6 +25,11 @@ def format_duration(seconds: float) -> str:
     return f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
 
 
+def _failed(n: int) -> str:
+    """The failed count, in red only when there are failures."""
+    return f"<span style='color:#c0392b'>{n} failed</span>" if n else "0 failed"
+
+
 def _pruned(v: dict) -> str:
     """', N pruned' (trials stopped by the pruner) when there are any."""
     n = v.get("trials_pruned", 0)
@@ -90,6 +95,6 @@ class StatusHeader(Component):
         state = "finished" if v["finished"] else f"remaining ~{format_duration(v['remaining'])}"
         return (f"{head}<br>architectures <b>{v['archs_done']}</b> done / {v['archs_running']} "
                 f"running / {v['budget']} budget &middot; trials {v['trials_done']} done, "
-                f"{v['trials_running']} running, <span style='color:#c0392b'>"
-                f"{v['trials_failed']} failed</span>{_pruned(v)} &middot; {best} &middot; elapsed "
+                f"{v['trials_running']} running, {_failed(v['trials_failed'])}{_pruned(v)} "
+                f"&middot; {best} &middot; elapsed "
                 f"{format_duration(v['elapsed'])}, {state}")
