@@ -1,4 +1,4 @@
-"""``ganhpo compare EXPERIMENT``: R searches per optimiser, each repeat sharing its initial design."""
+"""``ganhpo compare EXPERIMENT``: R searches per optimiser (or pruning rule, ``--pruning``), each repeat sharing its initial design."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from orchestrator.cluster.options import add_cluster_arguments
 
 def add_parser(sub) -> None:
     """Add the ``compare`` subcommand."""
-    cmp_ = add_command(sub, "compare", "compare optimisers: R searches each, shared initial designs")
+    cmp_ = add_command(sub, "compare", "compare optimisers (or pruning rules): R searches each, shared initial designs")
     cmp_.add_argument("experiment", help="experiment YAML file (single-stage)")
     cmp_.add_argument("--methods", default=None, metavar="LIST",
                       help="comma-separated optimiser names (default: random,gp,rbf; with "
