@@ -137,7 +137,8 @@ class OptunaPolicy:
             pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)
         elif "Hyperband" in method:
             pruner = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=e, reduction_factor=3)
-        self.study = optuna.create_study(sampler=sampler, pruner=pruner)
+        # a fixed name: HyperbandPruner picks brackets from a hash of it (random by default)
+        self.study = optuna.create_study(sampler=sampler, pruner=pruner, study_name=f"{method}-{seed}")
         self.levels = [sorted(set(params[:, j].tolist())) for j in range(params.shape[1])]
         self.coords = np.array([[lv.index(v) for lv, v in zip(self.levels, row, strict=True)]
                                 for row in params.tolist()])
