@@ -10,8 +10,10 @@ for E epochs, and records every trial's per-epoch validation metric (lower is be
 
     nice -n 10 python benchmarks/pruning_curves.py mlp
     nice -n 10 python benchmarks/pruning_curves.py gan
+    nice -n 10 python benchmarks/pruning_curves.py gan --seed-offset 500   # held-out trials
 
-writes benchmarks/results/curves_<family>.npz: ``curves`` (N, T, E) float64 (NaN after a
+writes benchmarks/results/curves_<family>.npz (``curves_<family>_heldout.npz`` with an offset:
+the same architectures, independent trial seeds, used only for reporting): ``curves`` (N, T, E) float64 (NaN after a
 divergence), ``params`` (N, P), ``names`` (P,), ``seconds``.
 """
 
@@ -42,7 +44,8 @@ def grid(spec: dict[str, list]) -> list[dict]:
     return [combos[i] for i in np.random.default_rng(0).permutation(len(combos))]
 
 
-def gan_curves(epochs: int, trials: int) -> tuple[list[dict], np.ndarray]:
+def gan_curves(epochs: int, trials: int, offset: int = 0,
+               name: str = "gan") -> tuple[list[dict], np.ndarray]:
     """Per-epoch metric of every hadronization GAN trial (NaN after a divergence); the file is
     rewritten after each architecture, so an interrupted run leaves the finished ones."""
     from models.trial import run_trial
@@ -55,14 +58,14 @@ def gan_curves(epochs: int, trials: int) -> tuple[list[dict], np.ndarray]:
                 curves[a, t, epoch] = values["metric"]
 
             run_trial({**params, "batch_size": 128, "disc_layersize": 32}, model="hadronization",
-                      data=GAN_DATA, epochs=epochs, seed=1000 * a + t, report=report)
-        save("gan", archs[: a + 1], curves[: a + 1], 0.0)
+                      data=GAN_DATA, epochs=epochs, seed=1000 * a + t + offset, report=report)
+        save(name, archs[: a + 1], curves[: a + 1], 0.0)
         print(f"gan arch {a + 1}/{len(archs)} {params}: final "
               f"{np.nanmin(curves[a], axis=1).round(4).tolist()}", flush=True)
     return archs, curves
 
 
-def mlp_curves(epochs: int, trials: int) -> tuple[list[dict], np.ndarray]:
+def mlp_curves(epochs: int, trials: int, offset: int = 0) -> tuple[list[dict], np.ndarray]:
     """Per-epoch validation log-loss of MLPClassifier trained with partial_fit on digits."""
     import warnings
 
@@ -80,7 +83,7 @@ def mlp_curves(epochs: int, trials: int) -> tuple[list[dict], np.ndarray]:
     classes = np.unique(y)
     for a, p in enumerate(archs):
         for t in range(trials):
-            seed = 1000 * a + t
+            seed = 1000 * a + t + offset
             xtr, xva, ytr, yva = train_test_split(x, y, test_size=0.3, random_state=seed)
             clf = MLPClassifier(hidden_layer_sizes=(int(p["width"]),), alpha=p["alpha"],
                                 learning_rate_init=p["learning_rate_init"], batch_size=64,
@@ -102,13 +105,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("family", choices=["gan", "mlp"])
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--trials", type=int, default=3)
+    ap.add_argument("--seed-offset", type=int, default=0,
+                    help="added to every trial seed: 500 records the held-out curves")
     args = ap.parse_args(argv)
     start = time.perf_counter()
+    name = args.family + ("_heldout" if args.seed_offset else "")
     if args.family == "gan":
-        archs, curves = gan_curves(args.epochs or 12, args.trials)
+        archs, curves = gan_curves(args.epochs or 12, args.trials, args.seed_offset, name)
     else:
-        archs, curves = mlp_curves(args.epochs or 27, args.trials)
-    out = save(args.family, archs, curves, time.perf_counter() - start)
+        archs, curves = mlp_curves(args.epochs or 27, args.trials, args.seed_offset)
+    out = save(name, archs, curves, time.perf_counter() - start)
     print(f"wrote {out}: {curves.shape} in {time.perf_counter() - start:.0f} s")
 
 

@@ -31,3 +31,11 @@ def test_replay_spends_every_epoch_unpruned_and_far_fewer_with_asha_same_best():
     opt = bench_pruning.simulate(bench_pruning.OptunaPolicy("optuna-random+SHA", curves, params, 0),
                                  curves, slots=6)
     assert 0 < opt["spent"] < none["spent"] and opt["pruned_archs"]
+
+
+def test_oracle_floor_stops_only_what_is_worse_than_the_best_at_a_check():
+    # one trial each; arch 0 is the full-length best (a late bloomer), arch 1 leads early and ties
+    # it at epoch index 2 (never strictly worse: it runs full length), arch 2 is worse from the start
+    curves = np.array([[[3.0, 2.0, 1.0, 0.0]], [[1.0, 1.0, 1.0, 1.0]], [[5.0, 5.0, 5.0, 5.0]]])
+    assert bench_pruning.oracle_floor(curves, [0, 1, 2]) == (4 + 4 + 1) / 12
+    assert bench_pruning.oracle_floor(curves, [3]) == 1.0  # the last epoch is never a check

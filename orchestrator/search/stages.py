@@ -70,7 +70,7 @@ def _summarise(snap: Snapshot, exp: Experiment, stage: str) -> StageSummary:
     if not part.n:
         return StageSummary(stage, 0, None, math.nan, math.nan, ())
     mean, std = part.arch_mean_std()
-    done = part.arch_done() & np.isfinite(mean)
+    done = part.arch_done() & ~part.arch_pruned() & np.isfinite(mean)  # only full-length ones
     if not done.any():
         return StageSummary(stage, part.n, None, math.nan, math.nan, ())
     a = int(np.flatnonzero(done)[np.argmin(mean[done])])
