@@ -101,7 +101,7 @@ class Sim:
         self.starts: list[tuple[float, float]] = []
         self.fill_lags: list[float] = []
         self.loop_busy = self.opt_busy = self.flush_busy = 0.0
-        self.flushed, self.dirty = -1e9, False
+        self.flushed, self.dirty, self.flush_cost, self.flushes = -1e9, False, 0.0, 0
         self.timeline: list[tuple[float, int]] = [(0.0, 0)]  # (time, slots present)
 
     def push(self, t: float, kind: str, data) -> None:
@@ -202,11 +202,12 @@ class Sim:
         if self.progressed:
             self.propose(now + cost)
         self.dirty = self.dirty or bool(batch or submitted)
-        if flush_due(self.dirty, now - self.flushed):
+        if flush_due(self.dirty, now + cost - self.flushed, self.flush_cost):
             _, c = timed(self.store.flush)
             cost += c
             self.flush_busy += c
-            self.flushed, self.dirty = now + cost, False
+            self.flushed, self.dirty, self.flush_cost = now + cost, False, c
+            self.flushes += 1
         self.loop_busy += cost
         return cost
 
@@ -249,6 +250,7 @@ class Sim:
                 "span": end - t0, "last_arrival": full, "fill_lag_max": max(self.fill_lags),
                 "fill_lag_p95": float(np.percentile(self.fill_lags, 95)),
                 "loop_util": self.loop_busy / (end - t0), "flush_util": self.flush_busy / (end - t0), "opt_util": self.opt_busy / (end - t0),
+                "flushes": self.flushes, "flush_mean": self.flush_busy / max(self.flushes, 1),
                 "asks": len(self.ask_seconds), "ask_max": max(self.ask_seconds),
                 "ask_mean": float(np.mean(self.ask_seconds)), "wall": wall}
 
@@ -308,8 +310,8 @@ def main() -> None:
         return
     print(f"trial mean {args.mean:g} s, workers arrive over {args.arrival:g} s, budget {args.waves:g} "
           "waves of architectures\n\n| slots | architectures | busy (to last start) | busy (whole run) "
-          "| tail (s) | fill lag p95 / max (s) | loop busy (flushing) | optimiser busy | asks (mean / max s) "
-          "| run wall (s) |\n|---|---|---|---|---|---|---|---|---|---|")
+          "| tail (s) | fill lag p95 / max (s) | loop busy (flushing) | flushes (mean ms) | optimiser busy "
+          "| asks (mean / max s) | run wall (s) |\n|---|---|---|---|---|---|---|---|---|---|---|")
     for slots in map(int, args.slots.split(",")):
         budget = int(args.waves * slots / TRIALS)
         with tempfile.TemporaryDirectory() as tmp:
@@ -317,7 +319,7 @@ def main() -> None:
                     piece=args.piece).run()
         print(f"| {slots} | {budget} | {f['busy_to_last_start']:.3f} | {f['busy']:.3f} | {f['tail']:.0f} "
               f"| {f['fill_lag_p95']:.2f} / {f['fill_lag_max']:.2f} | {f['loop_util']:.3f} ({f['flush_util']:.3f}) "
-              f"| {f['opt_util']:.3f} | {f['asks']} ({f['ask_mean']:.3f} / {f['ask_max']:.2f}) "
+              f"| {f['flushes']} ({1000 * f['flush_mean']:.0f}) | {f['opt_util']:.3f} | {f['asks']} ({f['ask_mean']:.3f} / {f['ask_max']:.2f}) "
               f"| {f['wall']:.0f} |", flush=True)
 
 

@@ -6,8 +6,10 @@ Builds a store of N finished architectures (5 trials x 20 epochs, 5 % failed tri
 400-character error texts, one worker name per 20 architectures: batch workers restarting),
 then times steady-state flushes, each holding what one pass of the driver loop writes: one new
 architecture, the five results of a recent one, one straggler result at row N/2, one error text
-and one new worker name. ``--old COMMIT`` times the store module of that commit beside it
-(format 1: names and errors in group attributes, one dirty min-max row span per array).
+and one new worker name. ``--old COMMIT`` times the store of that commit beside it: its
+``orchestrator/store.py`` (format 1: names and errors in group attributes, one dirty min-max row
+span per array), or from the store package on, its ``orchestrator/store/writer.py`` over today's
+layout and integrity modules.
 """
 
 from __future__ import annotations
@@ -33,14 +35,23 @@ def load_store_module(commit: str | None):
     if commit is None:
         from orchestrator import store
         return store
-    source = subprocess.run(["git", "show", f"{commit}:orchestrator/store.py"], cwd=ROOT,
-                            check=True, capture_output=True, text=True).stdout
+    # a one-file store (format 1), else that commit's writer over today's layout and integrity
+    for name in ("orchestrator/store.py", "orchestrator/store/writer.py"):
+        shown = subprocess.run(["git", "show", f"{commit}:{name}"], cwd=ROOT, capture_output=True,
+                               text=True)
+        if shown.returncode == 0:
+            break
+    else:
+        raise SystemExit(f"--old {commit}: no orchestrator/store.py or store/writer.py there")
     path = Path(tempfile.mkdtemp()) / f"store_{commit[:8]}.py"
-    path.write_text(source)
+    path.write_text(shown.stdout)
     spec = importlib.util.spec_from_file_location(path.stem, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
+    if not hasattr(module, "DONE"):
+        from orchestrator import store
+        module.DONE, module.FAILED = store.DONE, store.FAILED
     return module
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.interpolate import RBFInterpolator
 from scipy.special import ndtr, ndtri
 
-from orchestrator.optimizers.base import Optimizer
+from orchestrator.optimizers.base import NearestKnown, Optimizer
 
 __all__ = ["RBFSearch"]
 
@@ -18,6 +18,8 @@ _SIGMA_INIT = 0.2
 _SIGMA_MIN = 0.2 * 0.5**6
 _SUCCESS_TOL = 3
 _RESTART_FAILS = 4  # restart after this many times the failure tolerance of failures in a row
+POOL_FROM = 32  # asks of more points than this pick PICKS_PER_SET points from each candidate set
+PICKS_PER_SET = 8
 
 
 class RBFSearch(Optimizer):
@@ -145,19 +147,37 @@ class RBFSearch(Optimizer):
         for c in chosen:
             near.add(c)
         taken: set[tuple] = {self._codec.keys(c)[0] for c in chosen}
-        weights = self.options["weights"]
+        # An ask larger than the race's batches (a cluster's fill) picks several points from each
+        # candidate set, as pySOT does for a batch: its cost per point no longer carries a
+        # surrogate evaluation of 100 d candidates. Asks of up to POOL_FROM points pick one each.
+        per_set = 1 if n <= POOL_FROM else PICKS_PER_SET
         while len(chosen) < n:
             cands = self._fresh(self._candidates(best), taken)
             if len(cands) == 0:
                 break
+            self._pick(cands, _unit(model(cands)), near, min(per_set, n - len(chosen)), chosen, taken)
+        return chosen
+
+    def _pick(self, cands: np.ndarray, value: np.ndarray, near: NearestKnown, k: int,
+              chosen: list, taken: set) -> None:
+        """Pick up to ``k`` of ``cands`` one after the other by weighted merit (scaled surrogate
+        ``value`` against distance to known rows and to the picks so far)."""
+        weights = self.options["weights"]
+        dist = near.distance(cands)
+        used = np.zeros(len(cands), bool)
+        for _ in range(min(k, len(cands))):
             w = float(weights[self._cycle % len(weights)])
             self._cycle += 1
-            merit = w * _unit(model(cands)) + (1 - w) * (1 - _unit(near.distance(cands)))
-            pick = cands[int(np.argmin(merit))]
+            merit = w * value + (1 - w) * (1 - _unit(dist))
+            merit[used] = np.inf
+            i = int(np.argmin(merit))
+            pick = cands[i]
             chosen.append(pick)
             near.add(pick)
             taken.add(self._codec.keys(pick)[0])
-        return chosen
+            used[i] = True
+            if k > 1:
+                dist = np.minimum(dist, np.linalg.norm(cands - pick, axis=1))
 
     def _restart_picks(self, n: int) -> list[np.ndarray]:
         """Rows of a restart's fresh design still to hand out (unvisited ones only)."""

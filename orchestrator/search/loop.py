@@ -37,6 +37,7 @@ __all__ = ["Search", "SearchFailed", "flush_due", "store_result"]
 log = logging.getLogger("ganhpo")
 FLUSH_SECONDS = 1.0  # the store is flushed at least this often
 FLUSH_MIN_SECONDS = 0.2  # and at most this often: flush cost does not grow with completion rate
+FLUSH_SPACING = 4.0  # and at least this many times the last flush's duration apart
 
 
 class SearchFailed(RuntimeError):
@@ -237,7 +238,7 @@ class Search:
             self.resume()
             self.propose()
             self.store.flush()
-            last_flush, dirty = time.monotonic(), False
+            last_flush, dirty, flush_cost = time.monotonic(), False, 0.0
             while self.open or self.asking is not None:
                 check_stop()  # a signal stops the search here, between flushes (issue 18)
                 self.opt.check()  # an optimiser error surfaces here, in the loop's thread
@@ -254,9 +255,11 @@ class Search:
                     self.slots.poll()
                     self.propose()
                 dirty = dirty or bool(batch or submitted)
-                if flush_due(dirty, time.monotonic() - last_flush):
+                if flush_due(dirty, time.monotonic() - last_flush, flush_cost):
+                    start = time.monotonic()
                     self.store.flush()
                     last_flush, dirty = time.monotonic(), False
+                    flush_cost = last_flush - start
             self.opt.close(wait=True)  # the last tells are applied; their errors surface
         except BaseException:
             self.pruning.stop_all()
@@ -336,6 +339,8 @@ def _store_pruned(store: ResultsStore, a: int, t: int, result: dict) -> bool:
     return False
 
 
-def flush_due(dirty: bool, since: float) -> bool:
-    """Whether the loop flushes now: new results at most every 0.2 s, anything every 1 s."""
-    return (dirty and since >= FLUSH_MIN_SECONDS) or since >= FLUSH_SECONDS
+def flush_due(dirty: bool, since: float, cost: float = 0.0) -> bool:
+    """Whether the loop flushes now: new results at most every 0.2 s, or every 4x the last
+    flush's ``cost`` (at most 1 s: flushing stays under a fifth of the loop), anything every 1 s."""
+    spacing = min(max(FLUSH_MIN_SECONDS, FLUSH_SPACING * cost), FLUSH_SECONDS)
+    return (dirty and since >= spacing) or since >= FLUSH_SECONDS

@@ -1,7 +1,9 @@
 """The single writer of a results store: an in-memory mirror of every array.
 
-The writer flushes only the dirty row chunks (whole chunks, so nothing is read back), then the
-attributes ``n_committed`` and ``n_workers``: a flush costs what changed, not the history.
+The writer flushes only the dirty row chunks (whole chunks, so nothing is read back; encoded and
+written atomically in the caller's thread, ``orchestrator.store.chunks``), ``status`` last, then
+the attributes ``n_committed`` and ``n_workers`` in one write of the group metadata, only when
+they changed: a flush costs what changed, not the history.
 A format-1 store is upgraded to format 2 when opened for writing. The writer holds the store's
 lock (``orchestrator.store.lock``) until ``close``; a store is checked whole before it is resumed
 (``orchestrator.store.integrity``). A chunk is marked clean only once it is written, and an
@@ -10,6 +12,7 @@ lock (``orchestrator.store.lock``) until ``close``; a store is checked whole bef
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -21,7 +24,9 @@ from typing import Any
 
 import numpy as np
 import zarr
+from zarr.core.sync import sync
 
+from orchestrator.store.chunks import ChunkWriter, write_group_metadata
 from orchestrator.store.integrity import read_checked, require_finite, require_intact, store_arrays
 from orchestrator.store.layout import (
     ADDED_ARRAYS,
@@ -48,6 +53,10 @@ __all__ = ["ResultsStore", "StoreWriteError"]
 # so that signals sent at random moments land inside flushes.
 FAULT_DELAY = float(os.environ.get("GANHPO_FAULT_DELAY_FLUSH", "0") or 0)
 FULL_CHUNKS = {"write_empty_chunks": True}  # every chunk is a file: a missing one is damage
+
+
+async def _resize_all(grow: list[tuple[Any, int]]) -> None:
+    await asyncio.gather(*(a.resize((size, *a.shape[1:])) for a, size in grow))
 
 
 class StoreWriteError(StoreError):
@@ -84,9 +93,14 @@ class ResultsStore:
         self._dirty: dict[str, set[int]] = {}
         self._arrays = {name: group[name].with_config(FULL_CHUNKS)
                         for name in (*ARRAY_NAMES, "worker_names")}
+        chunks = {name: ChunkWriter.of(path, arr) for name, arr in self._arrays.items()}
+        # Chunks encoded and written in this thread (no event-loop hops); else through zarr.
+        self._chunks = chunks if all(chunks.values()) else None
         if not group.attrs.get("chunk_files"):  # written before every chunk was a file: once more
             self._dirty = {name: set(range(-(-n // ROW_CHUNK))) for name in ARRAY_NAMES}
             self._workers_written = 0
+        elif n % ROW_CHUNK:  # rows past n there may hold what a crash left uncommitted: fill them
+            self._dirty = {name: {n // ROW_CHUNK} for name in ARRAY_NAMES}
 
     @classmethod
     def create(cls, path: str | Path, experiment: Mapping, param_names: list[str],
@@ -193,7 +207,10 @@ class ResultsStore:
         self.n += 1
         self._mirror["params"][a] = row
         self._mirror["stage"][a] = STAGES.index(stage)
-        for name in self._mirror:
+        # The other arrays' new row holds their fill value, and so does their chunk file from the
+        # last time it was written (rows past n are fill in the mirror): a chunk is written for a
+        # new row only when the row starts it (its file must exist once the row is committed).
+        for name in (self._mirror if a % ROW_CHUNK == 0 else ("params", "stage")):
             self._touch(name, a)
         return a
 
@@ -242,33 +259,49 @@ class ResultsStore:
     def _write_dirty(self) -> None:
         rows = -(-self.n // ROW_CHUNK) * ROW_CHUNK  # arrays grow in whole chunks
         self._grow(rows)
+        self._resize({name: rows for name in ARRAY_NAMES if self._dirty.get(name)})
         self._write_names()
         for name in ARRAY_NAMES:
             chunks = self._dirty.get(name)
             if not chunks:
                 continue
-            target = self._arrays[name]
-            if target.shape[0] < rows:
-                target.resize((rows, *target.shape[1:]))
             for lo, hi in _chunk_runs(chunks):
-                target[lo * ROW_CHUNK:hi * ROW_CHUNK] = self._mirror[name][lo * ROW_CHUNK:hi * ROW_CHUNK]
+                self._write_rows(name, lo * ROW_CHUNK, self._mirror[name][lo * ROW_CHUNK:hi * ROW_CHUNK])
             del self._dirty[name]  # only now: an interrupted write is written again
             if FAULT_DELAY:
                 time.sleep(FAULT_DELAY)
-        self.group.attrs.update({"n_committed": self.n, "n_workers": len(self.workers),
-                                 "chunk_files": True})
+        attrs = self.group.attrs  # in memory: no I/O
+        commit = {key: value for key, value in (("n_committed", self.n), ("n_workers", len(self.workers)),
+                                                 ("chunk_files", True)) if attrs.get(key) != value}
+        if commit:  # one write of the group's zarr.json, the commit point
+            if self._chunks:
+                write_group_metadata(self.path, self.group, commit)
+            else:
+                self.group.update_attributes(commit)
+
+    def _resize(self, sizes: dict[str, int]) -> None:
+        """Grow the arrays that need it to their sizes, all in one call to zarr's event loop."""
+        grow = [(self._arrays[name]._async_array, size) for name, size in sizes.items()
+                if self._arrays[name].shape[0] < size]
+        if grow:
+            sync(_resize_all(grow))
+
+    def _write_rows(self, name: str, first: int, block: np.ndarray) -> None:
+        """Write whole chunks of one array from row ``first`` (a chunk start)."""
+        if self._chunks:
+            self._chunks[name].write(first, block)
+        else:
+            self._arrays[name][first:first + len(block)] = block
 
     def _write_names(self) -> None:
         """Append the worker names first seen since the last flush (their chunks only)."""
         lo, hi = self._workers_written, len(self.workers)
         if lo == hi:
             return
-        target = self._arrays["worker_names"]
         size = -(-hi // NAME_CHUNK) * NAME_CHUNK
-        if target.shape[0] < size:
-            target.resize((size,))
+        self._resize({"worker_names": size})
         start = (lo // NAME_CHUNK) * NAME_CHUNK
-        block = np.full(min(size, target.shape[0]) - start, "", dtype=TEXT)
+        block = np.full(size - start, "", dtype=TEXT)
         block[: hi - start] = self.workers[start:hi]
-        target[start:start + len(block)] = block
+        self._write_rows("worker_names", start, block)
         self._workers_written = hi

@@ -5,6 +5,7 @@ import time
 import pytest
 from distributed import Client, LocalCluster
 
+from orchestrator.search.loop import flush_due
 from orchestrator.search.slots import (
     ASK_PIECE,
     SlotWatcher,
@@ -35,6 +36,13 @@ def test_a_large_fill_is_asked_in_pieces():
     assert ask(slots=10_000, remaining=6_000, piece=500) == 500
     assert ask(max_pending=1_000, remaining=6_000) == ASK_PIECE
     assert ask(slots=10_000, remaining=7) == 7
+
+
+def test_flushes_are_paced_by_their_own_cost():
+    assert not flush_due(True, 0.1) and flush_due(True, 0.2) and not flush_due(False, 0.9)
+    assert flush_due(False, 1.0)  # anything at least every second
+    assert not flush_due(True, 0.3, cost=0.1) and flush_due(True, 0.4, cost=0.1)  # 4x its cost apart
+    assert flush_due(True, 1.0, cost=2.0)  # but new results at least every second
 
 
 def test_slots_count_requested_resources_else_threads():
