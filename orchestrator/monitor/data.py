@@ -140,6 +140,7 @@ class ChunkWatch:
         self.path = path
         self._meta: dict[str, tuple[tuple[int, int], int, int]] = {}  # name: (stat, rows, ndim)
         self._chunks: dict[str, list[tuple[int, int] | None]] = {}
+        self._files: dict[str, list[str]] = {}  # chunk file names, made once
 
     def check(self, group: zarr.Group, attrs: dict, n: int, names: list[str]) -> int:
         """The first row chunk of ``names`` whose file changed since the last check (the
@@ -186,7 +187,9 @@ class ChunkWatch:
                      every: bool) -> tuple[list[tuple[int, int] | None], list[int]]:
         """(mtime, size) of chunk files 0..total-1 (None: absent); the absent ones that stores
         writing every chunk file (``every``) must have."""
-        seen = [_stat(str(chunk_file(self.path, name, ndim, i))) for i in range(total)]
+        files = self._files.setdefault(name, [])
+        files += [str(chunk_file(self.path, name, ndim, i)) for i in range(len(files), total)]
+        seen = [_stat(f) for f in files[:total]]
         return seen, [i for i, sig in enumerate(seen) if sig is None] if every else []
 
 
