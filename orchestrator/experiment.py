@@ -24,6 +24,8 @@ __all__ = ["STAGES", "Experiment", "ExperimentError", "effective_min_ok", "load_
 
 # Fields that must match between a store and the experiment resuming it.
 RESUME_KEYS = ("trial", "model", "data", "fixed", "epochs", "trials", "space", "pruning")
+# Operational fields a resume may change (a longer timeout, more retries): said in one line.
+OPERATIONAL_KEYS = {"trial_timeout": None, "retries": 1}  # with the value a store without them had
 STAGES = ("broad", "focus")  # a store's ``stage`` array holds an index into this
 
 
@@ -150,7 +152,8 @@ class Experiment:
             raise ExperimentError(f"field 'trial' {self.trial!r}: {name!r} is not a function")
 
     def check_resumable(self, stored: dict, where: str) -> None:
-        """Raise unless a store written by experiment ``stored`` can be continued by this one."""
+        """Raise unless a store written by experiment ``stored`` can be continued by this one;
+        print one line (once per store) naming the operational fields that change."""
         mine = self.to_dict()
         stored = {**stored, "pruning": pruner_spec(stored.get("pruning"))}  # older stores: none
         for key in RESUME_KEYS:
@@ -159,6 +162,14 @@ class Experiment:
                     f"store {where} was made by a different experiment: field '{key}' is "
                     f"{json.dumps(stored.get(key))} there and {json.dumps(mine.get(key))} here; "
                     "use a new --store, or restore the field to resume")
+        changed = [f"{key} {json.dumps(stored.get(key, default))} -> {json.dumps(mine.get(key))}"
+                   for key, default in OPERATIONAL_KEYS.items()
+                   if stored.get(key, default) != mine.get(key)]
+        noted = self.__dict__.setdefault("_resume_noted", set())  # validate, then open: once
+        if changed and (where, *changed) not in noted:
+            noted.add((where, *changed))
+            print(f"ganhpo: resuming {where} with {', '.join(changed)} (operational fields: the new "
+                  "values apply to the trials run from now on)")
 
 
 def _check_pruning(spec: Any, epochs: int, trials: int, source: str) -> dict:

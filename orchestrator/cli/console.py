@@ -74,7 +74,8 @@ def quiet_dask(log_file: Path | None) -> None:
     handler = logging.FileHandler(log_file, delay=True)
     handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
     logging.captureWarnings(True)  # e.g. distributed's "Port 8787 is already in use"
-    for name in ("distributed", "bokeh", "tornado", "py.warnings"):
+    # tornado.application has its own handler from distributed's logging config: named too
+    for name in ("distributed", "bokeh", "tornado", "tornado.application", "py.warnings"):
         logger = logging.getLogger(name)
         for old in list(logger.handlers):
             logger.removeHandler(old)

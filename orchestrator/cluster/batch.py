@@ -5,12 +5,15 @@ Workers retire, staggered, before the walltime.
 The scheduler runs here and must be reachable from the compute nodes: it listens on ``address``
 or on ``interface`` (which the workers use too) or, given neither, on every interface as
 dask-jobqueue does; the dashboard listens on 127.0.0.1:8787 unless ``dashboard_address`` says
-otherwise. Without TLS anyone who reaches the scheduler can run code as you: see
-docs/architecture.md, Network and security."""
+otherwise. Without TLS anyone who reaches the scheduler can run code as you: ``tls: true``
+(``--tls``) makes temporary credentials for this cluster, which dask-jobqueue writes, readable by
+you only, into ``shared_temp_directory`` for the jobs to read (or give certificate files with
+``tls_ca_file``, ``tls_cert``, ``tls_key``); see docs/architecture.md, Network and security."""
 
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import dask
@@ -18,16 +21,20 @@ from distributed import Security
 
 from .backends import BACKENDS, EXAMPLES, Plan, _hms, _seconds
 from .local import quiet_env
-from .options import DASHBOARD, GPU_ENV, ClusterError, _load_jobqueue_config, listen_host
+from .options import DASHBOARD, GPU_ENV, ClusterError, _load_jobqueue_config, listen_host, with_tls
 
 log = logging.getLogger("ganhpo")
 
 
-def _batch_cluster(kind: str, *, security: Security | None = None, **options: Any):
+def _batch_cluster(kind: str, *, security: Security | None = None, tls: bool | None = None,
+                   **options: Any):
     """A dask-jobqueue cluster of GPU jobs, adapting between min_jobs and max_jobs."""
     import dask_jobqueue
 
     source = _load_jobqueue_config(kind, options.pop("jobqueue_config", None))
+    if tls is True and security is None:
+        _shared_temp_directory(kind, options, source)
+    security = with_tls(security, tls, default=False)
     low, high = _job_range(options)
     plan = _plan(kind, options, source)
     kwargs = _job_kwargs(plan) | BACKENDS[kind].request(plan) | _passthrough(plan)
@@ -106,7 +113,20 @@ def _warn_if_open(kind: str, kwargs: dict, security: Security | None) -> None:
             and not kwargs.get("interface"):
         log.warning("%s: the scheduler listens on every interface without TLS (anyone who reaches "
                     "this machine can run code as you); pass --interface IFACE or --address HOST "
-                    "that the workers reach, and --tls-ca-file/--tls-cert/--tls-key", kind)
+                    "that the workers reach, and --tls (with shared_temp_directory:) or "
+                    "--tls-ca-file/--tls-cert/--tls-key", kind)
+
+
+def _shared_temp_directory(kind: str, options: dict, source: str) -> None:
+    """Temporary credentials reach the jobs as files: refuse unless there is a directory for them."""
+    shared = options.get("shared_temp_directory") or dask.config.get(
+        f"jobqueue.{kind}.shared-temp-directory", None)
+    if shared:
+        os.makedirs(os.path.expanduser(os.path.expandvars(str(shared))), mode=0o700, exist_ok=True)
+        return
+    raise ClusterError(f"{kind}: tls: true writes this run's temporary certificates for the jobs "
+                       "to read; set shared_temp_directory: to a directory every compute node "
+                       f"mounts (e.g. ~/.dask-tls) in the cluster section or in {source}")
 
 
 def _job_range(options: dict) -> tuple[int, int]:

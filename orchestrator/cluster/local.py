@@ -13,7 +13,7 @@ from typing import Any
 from distributed import LocalCluster, Nanny, Scheduler, Security, SpecCluster, Worker
 from distributed.system import MEMORY_LIMIT
 
-from .options import DASHBOARD, GPU_ENV, LOOPBACK, ClusterError, listen_host
+from .options import DASHBOARD, GPU_ENV, LOOPBACK, ClusterError, listen_host, with_tls
 
 log = logging.getLogger("ganhpo")
 # Start-up lines of TensorFlow's and XLA's C++ side (absl's "All log messages before
@@ -67,12 +67,15 @@ def _local_gpus(gpus: int | None, workers: int | None) -> list[str] | None:
 
 def _local_cluster(*, workers: int | None = None, gpus_per_job: int | None = None,
                    address: str | None = None, dashboard_address: str | None = None,
-                   security: Security | None = None, **options: Any) -> SpecCluster:
+                   security: Security | None = None, tls: bool | None = None,
+                   **options: Any) -> SpecCluster:
     """One single-threaded worker process per GPU, or per trial slot on CPU.
 
     Scheduler, workers and dashboard listen on 127.0.0.1 unless ``address`` / ``interface`` /
-    ``dashboard_address`` say otherwise.
+    ``dashboard_address`` say otherwise. Scheduler, workers and client speak TLS with temporary
+    credentials (other users of the machine reach 127.0.0.1 too) unless ``tls=False``.
     """
+    security = with_tls(security, tls, default=True)
     options["host"] = listen_host(address, options.get("interface"), LOOPBACK)
     dashboard_address = DASHBOARD if dashboard_address is None else dashboard_address
     devices = _local_gpus(gpus_per_job, workers)

@@ -59,15 +59,19 @@ OPTIONS = (
     Option("dashboard_address", str, "Dask dashboard address (default 127.0.0.1:8787; :8787: every "
                                      "interface)"),
 )
-# Options that only say where a local cluster listens: given without a kind, they mean local.
-LISTEN_KEYS = ("address", "dashboard_address")
+# --tls / --no-tls (``tls: true|false``): TLS with temporary credentials made for this run; on by
+# default for local clusters, asked for by batch clusters (``shared_temp_directory`` needed).
+FLAGS = ("tls",)
+# Options that only say where and how a local cluster listens: without a kind, they mean local.
+LISTEN_KEYS = ("address", "dashboard_address", "tls")
+OPTIONS_KEYS = tuple(o.key for o in OPTIONS)
 LOOPBACK = "127.0.0.1"
 DASHBOARD = f"{LOOPBACK}:8787"
 # Keys only the experiment's cluster section (or make_cluster) takes: lists and rarer knobs.
 YAML_ONLY = ("kind", "workers", "job_script_prologue", "job_extra_directives", "worker_extra_args",
              "python", "disk", "shared_temp_directory", "death_timeout", "scheduler_options",
              "job_name")
-KNOWN = tuple(o.key for o in OPTIONS) + YAML_ONLY
+KNOWN = OPTIONS_KEYS + FLAGS + YAML_ONLY
 
 
 # Readable placeholders in --help (the rest: N for integers, VALUE otherwise).
@@ -90,6 +94,9 @@ def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
         group.add_argument("--" + opt.key.replace("_", "-"), dest="cluster_" + opt.key,
                            type=opt.type, help=opt.help,
                            metavar=METAVARS.get(opt.key, "N" if opt.type is int else "VALUE"))
+    group.add_argument("--tls", action=argparse.BooleanOptionalAction, dest="cluster_tls",
+                       help="TLS with temporary certificates made for this run (local: on unless "
+                            "--no-tls; batch: --tls, needs shared_temp_directory:)")
 
 
 def positive_int(text: str) -> int:
@@ -112,7 +119,7 @@ def cluster_options(args: argparse.Namespace | None, experiment_cluster: dict | 
         opts[key] = value
     if args is not None:
         given = {"kind": getattr(args, "cluster_kind", None), "workers": getattr(args, "workers", None)}
-        given |= {o.key: getattr(args, "cluster_" + o.key, None) for o in OPTIONS}
+        given |= {key: getattr(args, "cluster_" + key, None) for key in (*OPTIONS_KEYS, *FLAGS)}
         opts |= {k: v for k, v in given.items() if v is not None}
     return opts
 
@@ -150,6 +157,28 @@ def make_security(options: dict) -> Security | None:
     return Security(tls_ca_file=ca, tls_client_cert=cert, tls_client_key=key,
                     tls_scheduler_cert=cert, tls_scheduler_key=key, tls_worker_cert=cert,
                     tls_worker_key=key, require_encryption=True)
+
+
+def with_tls(security: Security | None, tls: Any, default: bool) -> Security | None:
+    """``security`` (from certificate files), else TLS with temporary credentials when ``tls``
+    (None: ``default``) is on: a certificate made in memory for this cluster alone, so that other
+    users of the machine, who reach 127.0.0.1 too, cannot connect."""
+    if tls is not None and not isinstance(tls, bool):
+        raise ClusterError(f"tls must be true or false, got {tls!r}; e.g. tls: false (or --no-tls)")
+    if security is not None:
+        if tls is False:
+            raise ClusterError("tls: false (--no-tls) and --tls-ca-file/--tls-cert/--tls-key both "
+                               "given; drop one of them")
+        return security
+    if not (default if tls is None else tls):
+        return None
+    from distributed import Security
+
+    try:
+        return Security.temporary()
+    except ImportError:
+        raise ClusterError("TLS with temporary certificates needs the 'cryptography' package: "
+                           "pip install cryptography, or pass --no-tls") from None
 
 
 def listen_host(address: str | None, interface: str | None, default: str | None) -> str | None:

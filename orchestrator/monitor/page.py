@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from bokeh.document import Document
 from bokeh.layouts import column, row
-from bokeh.models import Div
+from bokeh.models import ColumnDataSource, Div
 
 from orchestrator.monitor.base import Component
 from orchestrator.monitor.convergence import Convergence
@@ -20,6 +20,7 @@ from orchestrator.monitor.scatter import ArchitectureScatter
 from orchestrator.monitor.status import StatusHeader
 from orchestrator.monitor.tables import FailureTable, TopArchitectures
 from orchestrator.monitor.timeline import WorkerTimeline
+from orchestrator.store.integrity import StoreDamaged
 
 __all__ = ["REFRESH_MS", "make_document", "monitor_page"]
 
@@ -40,8 +41,10 @@ class Page:
         self.timeline = WorkerTimeline(reader)
         self.top = TopArchitectures(reader)
         self.failures = FailureTable(reader)
-        self.problem = Div(text="", styles={"color": "#c0392b"})
+        self.problem = Div(text="", styles={"color": "#c0392b"}, sizing_mode="stretch_width")
+        self.body = None  # every figure and table: hidden while the store is damaged
         self._failing = False
+        self._damage = ""
         self._busy = False
 
     @property
@@ -53,8 +56,7 @@ class Page:
         def titled(text: str, model):
             return column(Div(text=f"<b>{text}</b>"), model, sizing_mode="stretch_width")
 
-        return column(
-            self.header.root, self.problem,
+        self.body = column(
             row(self.convergence.root, self.scatter.root, sizing_mode="stretch_width"),
             self.marginals.root,
             row(self.curves.root, self.timeline.root, sizing_mode="stretch_width"),
@@ -62,6 +64,7 @@ class Page:
                    "train for different epochs)<b>", self.top.root),  # full width: a column per parameter
             titled("Recent failed trials", self.failures.root),
             sizing_mode="stretch_width")
+        return column(self.header.root, self.problem, self.body, sizing_mode="stretch_width")
 
     def refresh(self) -> None:
         """One read of the store's committed rows, rendered into every component (blocking)."""
@@ -94,10 +97,41 @@ class Page:
         except Exception as err:  # noqa: BLE001
             self._failed(err)
             return
+        if self._damage:
+            self._damage = ""
+            self._show(True)
         if self._failing:
             self._failing, self.problem.text = False, ""
 
+    def _show(self, visible: bool) -> None:
+        for model in (self.header.root, self.body):
+            if model is not None:
+                model.visible = visible
+
+    def _damaged(self, err: StoreDamaged) -> None:
+        """A damaged store: no data on the page (every component emptied, hidden), one banner
+        line saying what is damaged and the repair command."""
+        text = str(err)
+        if text != self._damage:
+            log.warning("monitor: %s", text)
+            self._clear()
+            self._show(False)
+        self._damage, self._failing = text, True
+        self.problem.text = ("<div style='background:#fdecea;padding:6px 10px;font-weight:bold'>"
+                             f"{html.escape(text)}</div>")
+
+    def _clear(self) -> None:
+        """Empty every data source and the header (the next good read sends them anew)."""
+        roots = [c.root for c in self.components]
+        sources = {id(m): m for root in roots for m in root.select({"type": ColumnDataSource})}
+        for source in [*sources.values(), *(c.source for c in self.components)]:
+            source.data = {key: [] for key in source.data}
+        self.header.root.text = ""
+
     def _failed(self, err: Exception) -> None:
+        if isinstance(err, StoreDamaged):
+            self._damaged(err)
+            return
         if not self._failing:
             log.warning("monitor refresh failed: %s", err, exc_info=True)
         self._failing = True

@@ -143,6 +143,33 @@ def test_tls_reaches_the_workers(tmp_path):
     assert f"--tls-cert {paths['tls_cert']} --tls-key {paths['tls_key']}" in text
 
 
+def test_tls_true_gives_batch_jobs_temporary_credentials_only_we_can_read(tmp_path):
+    shared = tmp_path / "tls"  # made if missing, readable by us only
+    cluster = make_cluster("slurm", **JOB, tls=True, shared_temp_directory=str(shared))
+    try:
+        text = cluster.job_script()
+        assert cluster.scheduler_address.startswith("tls://")
+    finally:
+        cluster.close()
+    files = {p.name.split(".")[3]: p for p in shared.iterdir()}
+    assert set(files) == {"ca_file", "cert", "key"}  # .dask-jobqueue.worker.KEY.XXXX
+    assert oct(shared.stat().st_mode & 0o777) == "0o700"
+    assert all(p.stat().st_mode & 0o077 == 0 for p in files.values())
+    assert "BEGIN CERTIFICATE" in files["ca_file"].read_text()
+    assert f"--tls-ca-file {files['ca_file']}" in text
+    assert f"--tls-cert {files['cert']} --tls-key {files['key']}" in text
+    with pytest.raises(ClusterError, match=r"slurm: tls: true .* set shared_temp_directory:"):
+        make_cluster("slurm", **JOB, tls=True)
+    with pytest.raises(ClusterError, match="tls must be true or false, got 'yes'"):
+        make_cluster("local", tls="yes")
+    with pytest.raises(ClusterError, match=r"tls: false \(--no-tls\) and --tls-ca-file"):
+        make_cluster("slurm", **JOB, tls=False, tls_ca_file=__file__, tls_cert=__file__,
+                     tls_key=__file__)
+    assert cluster_options(parse(["--no-tls"]), {"tls": True}) == {"tls": False}
+    assert cluster_options(parse(["--tls"]), {}) == {"tls": True}
+    assert cluster_options(parse([]), {"tls": False}) == {"tls": False}
+
+
 def test_lifetime_is_staggered_inside_the_walltime():
     text = script("slurm", walltime="00:30:00")
     assert "--lifetime 1620s --lifetime-stagger 90s" in text  # 27 min + up to 1.5 min < 30 min

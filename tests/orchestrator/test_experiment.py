@@ -88,3 +88,28 @@ def test_merge_keys_and_plain_anchors_still_load(tmp_path):
                     + "data: {<<: *b, noise: 0.2}\n")
     exp = load_experiment(path)
     assert exp.data == {"noise": 0.2} and exp.fixed == {"noise": 0.1}
+
+
+def test_resume_may_change_trial_timeout_and_retries_with_one_line_saying_so(tmp_path, capsys):
+    from orchestrator.search.setup import open_store, validate
+    from orchestrator.store import read_attrs
+
+    def exp(**changes):
+        return Experiment(SPACE, **{"trial": "orchestrator.objectives:noisy_hartmann", "budget": 2,
+                                    "trials": 1, "epochs": 1, **changes})
+
+    path = str(tmp_path / "s.zarr")
+    open_store(exp(trial_timeout=600), path).close()
+    longer = exp(trial_timeout=3600, retries=2)
+    validate(longer, path)  # the CLI checks first, then opens: one note, not two
+    open_store(longer, path).close()
+    out = capsys.readouterr().out
+    assert out.splitlines() == [f"ganhpo: resuming {path} with trial_timeout 600 -> 3600, retries "
+                                "1 -> 2 (operational fields: the new values apply to the trials "
+                                "run from now on)"]
+    stored = read_attrs(path)["experiment"]
+    assert (stored["trial_timeout"], stored["retries"]) == (3600, 2)  # recorded for the next resume
+    open_store(exp(trial_timeout=3600, retries=2), path).close()
+    assert capsys.readouterr().out == ""  # nothing changed: nothing said
+    with pytest.raises(ExperimentError, match="field 'epochs' is 1 there and 2 here"):
+        exp(epochs=2).check_resumable(stored, path)  # what defines the results still must match

@@ -8,6 +8,7 @@ import http.client
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +149,7 @@ def test_local_cluster_and_dashboard_bind_loopback_and_refuse_forged_headers(tmp
     try:
         client.wait_for_workers(1, timeout=60)
         scheduler = client.cluster.scheduler
-        assert scheduler.address.startswith("tcp://127.0.0.1:")
+        assert scheduler.address.startswith("tls://127.0.0.1:")  # TLS by default
         assert scheduler.http_server.address == "127.0.0.1"
         me = psutil.Process()
         assert listening({me.pid} | {p.pid for p in me.children(recursive=True)}) == {"127.0.0.1"}
@@ -158,6 +159,70 @@ def test_local_cluster_and_dashboard_bind_loopback_and_refuse_forged_headers(tmp
     finally:
         disconnect(client)
         remove_from_dask_dashboard(route)
+
+
+# --- TLS on the local cluster: other users of the node reach 127.0.0.1 too -----------------
+
+def refused(address: str, **kwargs) -> str:
+    """Connect a client to ``address``; the error's type, or fail if it connects."""
+    from distributed import Client
+
+    start = time.monotonic()
+    try:
+        Client(address, timeout=10, **kwargs).close()
+    except Exception as err:  # noqa: BLE001 - whichever way the connection is refused
+        assert time.monotonic() - start < 10, "refused only after the timeout"
+        return type(err).__name__
+    raise AssertionError(f"connected to {address} with {kwargs}")
+
+
+def test_the_local_cluster_refuses_clients_without_its_temporary_credentials(monkeypatch):
+    from distributed import Client, Security
+
+    from orchestrator.cluster import make_cluster
+    from orchestrator.cluster.preflight import check_environment, release_environment_check
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    with make_cluster("local", workers=1, dashboard_address="127.0.0.1:0") as cluster:
+        address = cluster.scheduler_address
+        assert address.startswith("tls://127.0.0.1:")
+        with Client(cluster) as client:  # ours: the cluster's credentials
+            client.wait_for_workers(1, timeout=60)
+            assert all(w.startswith("tls://127.0.0.1:") for w in client.scheduler_info()["workers"])
+            assert client.submit(sum, [1, 2]).result() == 3
+            check_environment(client, "tests.orchestrator.trials:flaky")  # pre-flight over TLS
+            release_environment_check(client)
+            assert refused(address.replace("tls://", "tcp://")) == "CommClosedError"  # no TLS
+            assert refused(address, security=Security.temporary()) == "FatalCommClosedError"
+            assert refused(address) == "TypeError"  # no certificate at all: nothing is sent
+            assert client.submit(sum, [3, 4]).result() == 7  # and ours still works
+
+
+def test_a_search_runs_over_tls_through_the_cli_and_no_tls_turns_it_off(tmp_path, monkeypatch,
+                                                                        capsys):
+    from orchestrator.cli import main
+    from orchestrator.cluster import api
+    from orchestrator.store import DONE, read_store
+    from tests.orchestrator.cli.test_cli import small_experiment
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    addresses = []
+    real = api.make_cluster
+
+    def recorded(*args, **kwargs):
+        cluster = real(*args, **kwargs)
+        addresses.append(cluster.scheduler_address)
+        return cluster
+
+    monkeypatch.setattr(api, "make_cluster", recorded)
+    exp, store = small_experiment(tmp_path, budget=3, trials=1), tmp_path / "s.zarr"
+    assert main(["run", str(exp), "--store", str(store), "--workers", "1", "--quiet"]) == 0
+    assert main(["run", str(exp), "--store", str(store), "--workers", "1", "--quiet", "--no-tls",
+                 "--budget", "4"]) == 0
+    assert [a.split(":")[0] for a in addresses] == ["tls", "tcp"]
+    assert "best architecture:" in capsys.readouterr().out
+    snap = read_store(store)
+    assert snap.n == 4 and (snap.status == DONE).all()
 
 
 # --- escaping ------------------------------------------------------------------------------
