@@ -73,9 +73,11 @@ METHODS: dict[str, Callable] = {
     # restarts), and restarts whose surrogate forgets the earlier phases (pySOT's way)
     "rbf-old-options": _ours("rbf", n_initial=10, uniform_share=0.2, restart=False),
     "rbf-forget": _ours("rbf", restart_keep=False),
+    # ablations of gp: no length-scale prior (maximum likelihood, gp before issue 17), Gamma(3, 6)
+    "gp-noprior": _ours("gp", prior=None), "gp-gamma": _ours("gp", prior="gamma"),
 }
 # Proposals independent of the budget: one run at the largest budget serves the smaller ones.
-BUDGET_FREE = {"random", "lhs", "gp", "skopt-GP", "skopt-ET", "optuna-TPE", "optuna-GP"}
+BUDGET_FREE = {"random", "lhs", "gp", "gp-noprior", "gp-gamma", "skopt-GP", "skopt-ET", "optuna-TPE", "optuna-GP"}
 # The committed grid (--methods default); the rest run on request.
 RACED = ["random", "lhs", "rbf", "rbf-variability", "gp", "optuna-TPE", "pySOT-DYCORS", "skopt-GP",
          "SMAC3-HPO"]

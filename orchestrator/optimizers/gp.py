@@ -47,7 +47,7 @@ class GPSearch(Optimizer):
 
     name = "gp"
     defaults = {"n_initial": 10, "n_candidates": None, "liar": "min", "xi": 0.01, "n_restarts": 2,
-                "trials": None, "max_fit": 1000}
+                "trials": None, "max_fit": 1000, "prior": "lognormal"}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -57,6 +57,8 @@ class GPSearch(Optimizer):
     def _check_options(self) -> None:
         super()._check_options()
         o = self.options
+        if o["prior"] not in _PRIORS:
+            raise ValueError(f"option prior: must be one of {sorted(_PRIORS, key=str)}, got {o['prior']!r}")
         if o["liar"] not in _LIARS:
             raise ValueError(f"option liar: must be one of {sorted(_LIARS)}, got {o['liar']!r}")
         for opt, low in (("n_candidates", 1), ("n_restarts", 0), ("trials", 1), ("max_fit", 20)):
@@ -96,9 +98,11 @@ class GPSearch(Optimizer):
         rows = self._fit_indices(_HYPER_POINTS, self._X[int(np.argmin(self._y))])
         y = np.asarray(self._y)[rows]
         warm = [] if self._kernel_fitted is None else [self._kernel_fitted.theta]
+        prior = _PRIORS[self.options["prior"]]
+        penalty = None if prior is None else prior(self.dim)
         gp = GaussianProcessRegressor(
             kernel=self._kernel(), normalize_y=True, alpha=self._noise(rows, float(np.std(y)) or 1.0),
-            optimizer=lambda f, theta, bounds: _lbfgs(f, theta, bounds, warm),
+            optimizer=lambda f, theta, bounds: _lbfgs(f, theta, bounds, warm, penalty),
             n_restarts_optimizer=int(self.options["n_restarts"]) if len(rows) <= _RESTART_POINTS else 0,
             random_state=int(self.rng.integers(2**31)))
         with warnings.catch_warnings():
@@ -202,15 +206,51 @@ class _Posterior:
         return Ks.T @ self.alpha, np.maximum(self.k.diag(U) - np.sum(V**2, axis=0), 1e-12), V
 
 
-def _lbfgs(objective: Any, theta: np.ndarray, bounds: np.ndarray,
-           once: list[np.ndarray]) -> tuple[np.ndarray, float]:
+def _lognormal(d: int) -> Any:
+    """Log length scales ~ N(sqrt(2) + log(d) / 2, 3) (BoTorch's default prior, Hvarfner et al. 2024)."""
+    return _gaussian_log_prior(np.sqrt(2.0) + 0.5 * np.log(d), 3.0)
+
+
+def _gaussian_log_prior(mu: float, var: float) -> Any:
+    def penalty(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Negative log prior of the length scales (theta[1:-1]) and its gradient."""
+        grad = np.zeros_like(theta)
+        z = theta[1:-1] - mu
+        grad[1:-1] = z / var
+        return float(0.5 * np.sum(z**2) / var), grad
+    return penalty
+
+
+def _gamma(d: int) -> Any:
+    """Length scales ~ Gamma(3, 6) (BoTorch's earlier default prior; mode 1/3 of the cube)."""
+    def penalty(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        grad = np.zeros_like(theta)
+        ls = np.exp(theta[1:-1])
+        grad[1:-1] = -(3.0 - 6.0 * ls)
+        return float(-np.sum(3.0 * theta[1:-1] - 6.0 * ls)), grad
+    return penalty
+
+
+_PRIORS = {"lognormal": _lognormal, "gamma": _gamma, None: None}
+
+
+def _lbfgs(objective: Any, theta: np.ndarray, bounds: np.ndarray, once: list[np.ndarray],
+           penalty: Any = None) -> tuple[np.ndarray, float]:
     """sklearn's default hyperparameter optimiser with bounded iterations, from theta and ``once``.
 
     ``once`` holds extra starts (the last fit), used on the first call only, then emptied.
+    ``penalty(theta)``: a negative log prior and its gradient, added (maximum a posteriori).
     """
+    def target(t: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = objective(t)
+        if penalty is None:
+            return value, grad
+        extra, extra_grad = penalty(t)
+        return value + extra, grad + extra_grad
+
     best: tuple[np.ndarray, float] | None = None
     for start in [theta, *once]:
-        result = minimize(objective, start, method="L-BFGS-B", jac=True, bounds=bounds,
+        result = minimize(target, start, method="L-BFGS-B", jac=True, bounds=bounds,
                           options={"maxiter": _MAX_ITER})
         if best is None or result.fun < best[1]:
             best = (result.x, float(result.fun))
