@@ -47,7 +47,8 @@ class GPSearch(Optimizer):
 
     name = "gp"
     defaults = {"n_initial": 10, "n_candidates": None, "liar": "min", "xi": 0.01, "n_restarts": 2,
-                "trials": None, "max_fit": 1000, "prior": "lognormal"}
+                "trials": None, "max_fit": 1000, "prior": "lognormal", "local": 0.5,
+                "sigma": (0.1,)}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -66,6 +67,11 @@ class GPSearch(Optimizer):
                 continue
             if isinstance(o[opt], bool) or not isinstance(o[opt], int) or o[opt] < low:
                 raise ValueError(f"option {opt}: `{opt} >= {low}` (an int) must hold, got {o[opt]!r}")
+        if not 0.0 <= float(o["local"]) <= 1.0:
+            raise ValueError(f"option local: `0 <= local <= 1` must hold, got {o['local']!r}")
+        scales = o["sigma"] if isinstance(o["sigma"], (list, tuple)) else [o["sigma"]]
+        if not scales or not all(isinstance(v, (int, float)) and 0 < v <= 1 for v in scales):
+            raise ValueError(f"option sigma: perturbation scales in (0, 1] (a number or a list), got {o['sigma']!r}")
         if not float(o["xi"]) >= 0:
             raise ValueError(f"option xi: `xi >= 0` must hold, got {o['xi']!r}")
 
@@ -162,14 +168,16 @@ class GPSearch(Optimizer):
         return chosen
 
     def _candidates(self, best: np.ndarray) -> np.ndarray:
-        """Uniform rows plus Gaussian perturbations of the best row (sigma >= one step)."""
+        """Uniform rows plus Gaussian perturbations of the best row (a scale of ``sigma`` per row, >= one step)."""
         total = int(self.options["n_candidates"] or max(1000, 300 * self.dim))
-        n_pert = total // 2
+        n_pert = int(round(float(self.options["local"]) * total))
         d = self.dim
         mask = self.rng.random((n_pert, d)) < min(1.0, 3.0 / d)
         none = ~mask.any(axis=1)
         mask[none, self.rng.integers(0, d, size=int(none.sum()))] = True
-        sigma = np.maximum(0.1, self.space.steps * (self._codec.levels > 1))
+        scales = np.atleast_1d(np.asarray(self.options["sigma"], float))
+        sigma = np.maximum(self.rng.choice(scales, size=(n_pert, 1)),
+                           self.space.steps * (self._codec.levels > 1))
         pert = np.clip(best + mask * sigma * self.rng.standard_normal((n_pert, d)), 0.0, 1.0)
         return np.vstack([pert, self.rng.random((total - n_pert, d))])
 
