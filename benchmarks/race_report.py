@@ -13,7 +13,7 @@ __all__ = ["at_budget", "report"]
 
 _ORDER = ["random", "lhs", "rbf", "rbf-variability", "gp", "skopt-GP", "skopt-ET", "optuna-TPE",
           "optuna-GP", "pySOT-DYCORS", "SMAC3-HPO", "rbf-old-options", "rbf-forget", "gp-noprior",
-          "gp-gamma", "gp-local"]
+          "gp-lognormal", "gp-local"]
 _MODES = ["seq", "batch8", "batch32"]
 TO_RANDOM_BUDGET = 100
 
@@ -109,7 +109,7 @@ def _summary(med: dict, methods: list[str], cells: list[tuple], budgets: tuple[i
 def _head_to_head(med: dict, methods: list[str], cells: list[tuple], budgets: tuple[int, ...]) -> str:
     rival = "pySOT-DYCORS"
     ours = [m for m in ("rbf", "rbf-variability", "gp", "rbf-old-options", "rbf-forget", "gp-noprior",
-                        "gp-gamma", "gp-local") if m in methods]
+                        "gp-lognormal", "gp-local") if m in methods]
     if rival not in methods or not ours:
         return ""
     lines = [f"\n**Head to head against {rival}**: cells where the median regret is lower / higher "

@@ -47,7 +47,7 @@ class GPSearch(Optimizer):
 
     name = "gp"
     defaults = {"n_initial": 10, "n_candidates": None, "liar": "min", "xi": 0.01, "n_restarts": 2,
-                "trials": None, "max_fit": 1000, "prior": "lognormal", "local": 0.5,
+                "trials": None, "max_fit": 1000, "prior": "gamma", "local": 0.5,
                 "sigma": (0.1,)}
 
     def __init__(self, *args: Any, **kwargs: Any):
@@ -176,8 +176,8 @@ class GPSearch(Optimizer):
         none = ~mask.any(axis=1)
         mask[none, self.rng.integers(0, d, size=int(none.sum()))] = True
         scales = np.atleast_1d(np.asarray(self.options["sigma"], float))
-        sigma = np.maximum(self.rng.choice(scales, size=(n_pert, 1)),
-                           self.space.steps * (self._codec.levels > 1))
+        row_scale = scales[0] if len(scales) == 1 else self.rng.choice(scales, size=(n_pert, 1))
+        sigma = np.maximum(row_scale, self.space.steps * (self._codec.levels > 1))
         pert = np.clip(best + mask * sigma * self.rng.standard_normal((n_pert, d)), 0.0, 1.0)
         return np.vstack([pert, self.rng.random((total - n_pert, d))])
 
