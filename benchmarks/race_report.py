@@ -56,13 +56,15 @@ def report(rows: list[dict], budgets: tuple[int, ...], methods: list[str] | None
     cells = [(p, mo, b) for b in budgets for mo in modes for p in problems]
     ranks = _ranks(med, methods, cells)
     n_cells = {m: sum((m, *c) in med for c in cells) for m in methods}
-    wide = [m for m in methods if n_cells[m] > min(n_cells.values())]  # those that ran most cells
-    full = [m for m in methods if n_cells[m] == max(n_cells.values())]
-    parts = [_summary(med, methods, cells, budgets, "every method"),
-             _summary(med, wide, cells, budgets, "the methods that ran more cells") if len(wide) > 1
-             and len(wide) < len(methods) else "",
-             _summary(med, full, cells, budgets, "the methods that ran every cell") if len(full) > 1
-             and len(full) < len(wide) else "",
+    tiers = []  # one summary per distinct cell count: the methods that ran at least that many
+    for t in sorted({v for v in n_cells.values() if v}):
+        group = [m for m in methods if n_cells[m] >= t]
+        if len(group) > 1 and (not tiers or group != tiers[-1]):
+            tiers.append(group)
+    parts = [_summary(med, group, cells, budgets, "every method" if i == 0 else
+                      f"the {len(group)} methods that ran at least {min(n_cells[m] for m in group)} cells")
+             for i, group in enumerate(tiers)]
+    parts += [
              _head_to_head(med, methods, cells, budgets),
              _losses(med, cells, "rbf", "pySOT-DYCORS"), _losses(med, cells, "gp", "pySOT-DYCORS"),
              _not_first(med, methods, cells)]
