@@ -24,3 +24,4 @@ $R --methods gp --budgets 100 --modes seq batch8
 $R --methods skopt-GP --budgets 100 --modes seq --problems branin-2d-441
 $R --methods SMAC3-HPO --budgets 50 --modes seq --problems branin-2d-441
 $R --methods skopt-GP --budgets 100 --modes seq --problems hartmann3-cat-4d-398k
+$R --methods SMAC3-HPO --budgets 50 --modes seq --problems hartmann3-cat-4d-398k
