@@ -32,11 +32,14 @@ class GPSearch(Optimizer):
     Each point's trial variance is its own noise (heteroscedastic): ``std**2 / trials`` (the
     standard error squared; with ``trials`` unset the told std is taken as the standard error),
     plus a small floor; the White term takes the noise the trials do not explain.
-    Hyperparameters are fitted by marginal likelihood on at most 150 points (starts: the
+    Hyperparameters are fitted by marginal likelihood times a prior on the length scales
+    (``prior``: ``gamma``, Gamma(3, 6) on each unit-cube scale, the default; ``lognormal``;
+    None: plain maximum likelihood, which on few noisy points puts scales on their bounds) on at most 150 points (starts: the
     default kernel, the last fit, and ``n_restarts`` random ones while <= 100 points; <= 100
     L-BFGS-B iterations each), and refitted only once the history has grown by 10 %. Each ask factorises the GP once; expected improvement (``xi``) over the posterior
     mean's best at evaluated points is maximised over ``n_candidates`` rows (default 300 d,
-    at least 1000): half uniform, half Gaussian perturbations of the best point, all snapped and
+    at least 1000): a ``local`` share (half) Gaussian perturbations of the best point at the
+    ``sigma`` scales (0.1, at least one step), the rest uniform, all snapped and
     unvisited. Pending points and the batch's earlier picks are fantasised at a lie (``liar``:
     ``min`` is EI's target, the best posterior mean at evaluated points, since the noisy minimum
     of the observed means lies below it and clusters batches; ``mean`` or ``max`` of the
