@@ -73,9 +73,13 @@ METHODS: dict[str, Callable] = {
     # restarts), and restarts whose surrogate forgets the earlier phases (pySOT's way)
     "rbf-old-options": _ours("rbf", n_initial=10, uniform_share=0.2, restart=False),
     "rbf-forget": _ours("rbf", restart_keep=False),
+    # ablations of gp: no length-scale prior (maximum likelihood, gp before issue 17), BoTorch's
+    # log-normal prior, and 90 % local candidates at four scales (gp's default prior is Gamma(3, 6))
+    "gp-noprior": _ours("gp", prior=None), "gp-lognormal": _ours("gp", prior="lognormal"),
+    "gp-local": _ours("gp", prior="gamma", local=0.9, sigma=(0.2, 0.1, 0.05, 0.02)),
 }
 # Proposals independent of the budget: one run at the largest budget serves the smaller ones.
-BUDGET_FREE = {"random", "lhs", "gp", "skopt-GP", "skopt-ET", "optuna-TPE", "optuna-GP"}
+BUDGET_FREE = {"random", "lhs", "gp", "gp-noprior", "gp-lognormal", "gp-local", "skopt-GP", "skopt-ET", "optuna-TPE", "optuna-GP"}
 # The committed grid (--methods default); the rest run on request.
 RACED = ["random", "lhs", "rbf", "rbf-variability", "gp", "optuna-TPE", "pySOT-DYCORS", "skopt-GP",
          "SMAC3-HPO"]

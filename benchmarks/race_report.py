@@ -12,7 +12,8 @@ from scipy.stats import rankdata
 __all__ = ["at_budget", "report"]
 
 _ORDER = ["random", "lhs", "rbf", "rbf-variability", "gp", "skopt-GP", "skopt-ET", "optuna-TPE",
-          "optuna-GP", "pySOT-DYCORS", "SMAC3-HPO", "rbf-old-options", "rbf-forget"]
+          "optuna-GP", "pySOT-DYCORS", "SMAC3-HPO", "rbf-old-options", "rbf-forget", "gp-noprior",
+          "gp-lognormal", "gp-local"]
 _MODES = ["seq", "batch8", "batch32"]
 TO_RANDOM_BUDGET = 100
 
@@ -55,15 +56,18 @@ def report(rows: list[dict], budgets: tuple[int, ...], methods: list[str] | None
     cells = [(p, mo, b) for b in budgets for mo in modes for p in problems]
     ranks = _ranks(med, methods, cells)
     n_cells = {m: sum((m, *c) in med for c in cells) for m in methods}
-    wide = [m for m in methods if n_cells[m] > min(n_cells.values())]  # those that ran most cells
-    full = [m for m in methods if n_cells[m] == max(n_cells.values())]
-    parts = [_summary(med, methods, cells, budgets, "every method"),
-             _summary(med, wide, cells, budgets, "the methods that ran more cells") if len(wide) > 1
-             and len(wide) < len(methods) else "",
-             _summary(med, full, cells, budgets, "the methods that ran every cell") if len(full) > 1
-             and len(full) < len(wide) else "",
+    tiers = []  # one summary per distinct cell count: the methods that ran at least that many
+    for t in sorted({v for v in n_cells.values() if v}):
+        group = [m for m in methods if n_cells[m] >= t]
+        if len(group) > 1 and (not tiers or group != tiers[-1]):
+            tiers.append(group)
+    parts = [_summary(med, group, cells, budgets, "every method" if i == 0 else
+                      f"the {len(group)} methods that ran at least {min(n_cells[m] for m in group)} cells")
+             for i, group in enumerate(tiers)]
+    parts += [
              _head_to_head(med, methods, cells, budgets),
-             _losses(med, cells, "rbf", "pySOT-DYCORS")]
+             _losses(med, cells, "rbf", "pySOT-DYCORS"), _losses(med, cells, "gp", "pySOT-DYCORS"),
+             _not_first(med, methods, cells)]
     for mo in modes:
         for b in budgets:
             parts.append(_cell_table(trajs, ranks, methods, problems, mo, b))
@@ -106,7 +110,8 @@ def _summary(med: dict, methods: list[str], cells: list[tuple], budgets: tuple[i
 
 def _head_to_head(med: dict, methods: list[str], cells: list[tuple], budgets: tuple[int, ...]) -> str:
     rival = "pySOT-DYCORS"
-    ours = [m for m in ("rbf", "rbf-variability", "gp", "rbf-old-options", "rbf-forget") if m in methods]
+    ours = [m for m in ("rbf", "rbf-variability", "gp", "rbf-old-options", "rbf-forget", "gp-noprior",
+                        "gp-lognormal", "gp-local") if m in methods]
     if rival not in methods or not ours:
         return ""
     lines = [f"\n**Head to head against {rival}**: cells where the median regret is lower / higher "
@@ -134,6 +139,24 @@ def _losses(med: dict, cells: list[tuple], ours: str, rival: str) -> str:
         return ""
     return (f"\n**Where {ours} loses to {rival}** (median regret, ours vs theirs): "
             + "; ".join(f"{p} {mo} @{b}: {a:.3g} vs {r:.3g}" for p, mo, b, a, r in lost))
+
+
+def _not_first(med: dict, methods: list[str], cells: list[tuple]) -> str:
+    """Per problem, the cells where neither rbf nor gp has the lowest median, and who has."""
+    ours = {"rbf", "rbf-variability", "gp"}
+    lost = []
+    for p, mo, b in cells:
+        here = {m: med[(m, p, mo, b)] for m in methods if (m, p, mo, b) in med}
+        if not ours & set(here):
+            continue
+        winner = min(here, key=here.get)
+        if winner not in ours:
+            lost.append(f"{p} {mo} @{b}: {winner} {here[winner]:.3g} (our best "
+                        f"{min(v for m, v in here.items() if m in ours):.3g})")
+    if not lost:
+        return ""
+    return (f"\n**Cells no method of ours wins** ({len(lost)} of {len(cells)}; the winner, its median "
+            "regret, and our best): " + "; ".join(lost))
 
 
 def _cell_table(trajs: dict, ranks: dict, methods: list[str], problems: list[str], mode: str, b: int) -> str:

@@ -5,7 +5,7 @@
 # interpreter (default: python on PATH, with ganhpo's dependencies and pySOT installed).
 set -e
 cd "$(dirname "$0")/.."
-R="nice -n 10 ${PYTHON:-python} benchmarks/bench_search.py --jobs 2 --seeds 10"
+R="nice -n 10 ${PYTHON:-python} benchmarks/bench_search.py --jobs ${JOBS:-2} --seeds 10"
 $R --methods random lhs --budgets 200
 $R --methods rbf pySOT-DYCORS --budgets 50 100
 $R --methods rbf-variability --budgets 50 100
@@ -16,3 +16,12 @@ $R --methods rbf pySOT-DYCORS --budgets 200 --modes batch8
 $R --methods rbf pySOT-DYCORS --budgets 200 --modes batch32
 $R --methods gp optuna-TPE --budgets 100 --modes batch8
 $R --methods rbf-variability --budgets 200
+# issue 17, second pass (branch h-race2): gp with its length-scale prior, its ablations, and rivals
+P5="rastrigin-3d-lattice hartmann3-cat-4d-398k hartmann6-6d-1.8M gan-6d-lattice levy-8d-mixed"
+$R --methods gp-lognormal --budgets 100 --modes seq batch8 --problems rastrigin-3d-lattice hartmann3-cat-4d-398k hartmann6-6d-1.8M
+$R --methods gp gp-local --budgets 100 --modes seq batch8 --problems $P5
+$R --methods gp --budgets 100 --modes seq batch8
+$R --methods skopt-GP --budgets 100 --modes seq --problems branin-2d-441
+$R --methods SMAC3-HPO --budgets 50 --modes seq --problems branin-2d-441
+$R --methods skopt-GP --budgets 100 --modes seq --problems hartmann3-cat-4d-398k
+$R --methods SMAC3-HPO --budgets 50 --modes seq --problems hartmann3-cat-4d-398k

@@ -32,11 +32,14 @@ class GPSearch(Optimizer):
     Each point's trial variance is its own noise (heteroscedastic): ``std**2 / trials`` (the
     standard error squared; with ``trials`` unset the told std is taken as the standard error),
     plus a small floor; the White term takes the noise the trials do not explain.
-    Hyperparameters are fitted by marginal likelihood on at most 150 points (starts: the
+    Hyperparameters are fitted by marginal likelihood times a prior on the length scales
+    (``prior``: ``gamma``, Gamma(3, 6) on each unit-cube scale, the default; ``lognormal``;
+    None: plain maximum likelihood, which on few noisy points puts scales on their bounds) on at most 150 points (starts: the
     default kernel, the last fit, and ``n_restarts`` random ones while <= 100 points; <= 100
     L-BFGS-B iterations each), and refitted only once the history has grown by 10 %. Each ask factorises the GP once; expected improvement (``xi``) over the posterior
     mean's best at evaluated points is maximised over ``n_candidates`` rows (default 300 d,
-    at least 1000): half uniform, half Gaussian perturbations of the best point, all snapped and
+    at least 1000): a ``local`` share (half) Gaussian perturbations of the best point at the
+    ``sigma`` scales (0.1, at least one step), the rest uniform, all snapped and
     unvisited. Pending points and the batch's earlier picks are fantasised at a lie (``liar``:
     ``min`` is EI's target, the best posterior mean at evaluated points, since the noisy minimum
     of the observed means lies below it and clusters batches; ``mean`` or ``max`` of the
@@ -47,7 +50,8 @@ class GPSearch(Optimizer):
 
     name = "gp"
     defaults = {"n_initial": 10, "n_candidates": None, "liar": "min", "xi": 0.01, "n_restarts": 2,
-                "trials": None, "max_fit": 1000}
+                "trials": None, "max_fit": 1000, "prior": "gamma", "local": 0.5,
+                "sigma": (0.1,)}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -57,6 +61,8 @@ class GPSearch(Optimizer):
     def _check_options(self) -> None:
         super()._check_options()
         o = self.options
+        if o["prior"] not in _PRIORS:
+            raise ValueError(f"option prior: must be one of {sorted(_PRIORS, key=str)}, got {o['prior']!r}")
         if o["liar"] not in _LIARS:
             raise ValueError(f"option liar: must be one of {sorted(_LIARS)}, got {o['liar']!r}")
         for opt, low in (("n_candidates", 1), ("n_restarts", 0), ("trials", 1), ("max_fit", 20)):
@@ -64,6 +70,11 @@ class GPSearch(Optimizer):
                 continue
             if isinstance(o[opt], bool) or not isinstance(o[opt], int) or o[opt] < low:
                 raise ValueError(f"option {opt}: `{opt} >= {low}` (an int) must hold, got {o[opt]!r}")
+        if not 0.0 <= float(o["local"]) <= 1.0:
+            raise ValueError(f"option local: `0 <= local <= 1` must hold, got {o['local']!r}")
+        scales = o["sigma"] if isinstance(o["sigma"], (list, tuple)) else [o["sigma"]]
+        if not scales or not all(isinstance(v, (int, float)) and 0 < v <= 1 for v in scales):
+            raise ValueError(f"option sigma: perturbation scales in (0, 1] (a number or a list), got {o['sigma']!r}")
         if not float(o["xi"]) >= 0:
             raise ValueError(f"option xi: `xi >= 0` must hold, got {o['xi']!r}")
 
@@ -96,9 +107,11 @@ class GPSearch(Optimizer):
         rows = self._fit_indices(_HYPER_POINTS, self._X[int(np.argmin(self._y))])
         y = np.asarray(self._y)[rows]
         warm = [] if self._kernel_fitted is None else [self._kernel_fitted.theta]
+        prior = _PRIORS[self.options["prior"]]
+        penalty = None if prior is None else prior(self.dim)
         gp = GaussianProcessRegressor(
             kernel=self._kernel(), normalize_y=True, alpha=self._noise(rows, float(np.std(y)) or 1.0),
-            optimizer=lambda f, theta, bounds: _lbfgs(f, theta, bounds, warm),
+            optimizer=lambda f, theta, bounds: _lbfgs(f, theta, bounds, warm, penalty),
             n_restarts_optimizer=int(self.options["n_restarts"]) if len(rows) <= _RESTART_POINTS else 0,
             random_state=int(self.rng.integers(2**31)))
         with warnings.catch_warnings():
@@ -158,14 +171,16 @@ class GPSearch(Optimizer):
         return chosen
 
     def _candidates(self, best: np.ndarray) -> np.ndarray:
-        """Uniform rows plus Gaussian perturbations of the best row (sigma >= one step)."""
+        """Uniform rows plus Gaussian perturbations of the best row (a scale of ``sigma`` per row, >= one step)."""
         total = int(self.options["n_candidates"] or max(1000, 300 * self.dim))
-        n_pert = total // 2
+        n_pert = int(round(float(self.options["local"]) * total))
         d = self.dim
         mask = self.rng.random((n_pert, d)) < min(1.0, 3.0 / d)
         none = ~mask.any(axis=1)
         mask[none, self.rng.integers(0, d, size=int(none.sum()))] = True
-        sigma = np.maximum(0.1, self.space.steps * (self._codec.levels > 1))
+        scales = np.atleast_1d(np.asarray(self.options["sigma"], float))
+        row_scale = scales[0] if len(scales) == 1 else self.rng.choice(scales, size=(n_pert, 1))
+        sigma = np.maximum(row_scale, self.space.steps * (self._codec.levels > 1))
         pert = np.clip(best + mask * sigma * self.rng.standard_normal((n_pert, d)), 0.0, 1.0)
         return np.vstack([pert, self.rng.random((total - n_pert, d))])
 
@@ -202,15 +217,51 @@ class _Posterior:
         return Ks.T @ self.alpha, np.maximum(self.k.diag(U) - np.sum(V**2, axis=0), 1e-12), V
 
 
-def _lbfgs(objective: Any, theta: np.ndarray, bounds: np.ndarray,
-           once: list[np.ndarray]) -> tuple[np.ndarray, float]:
+def _lognormal(d: int) -> Any:
+    """Log length scales ~ N(sqrt(2) + log(d) / 2, 3) (BoTorch's default prior, Hvarfner et al. 2024)."""
+    return _gaussian_log_prior(np.sqrt(2.0) + 0.5 * np.log(d), 3.0)
+
+
+def _gaussian_log_prior(mu: float, var: float) -> Any:
+    def penalty(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Negative log prior of the length scales (theta[1:-1]) and its gradient."""
+        grad = np.zeros_like(theta)
+        z = theta[1:-1] - mu
+        grad[1:-1] = z / var
+        return float(0.5 * np.sum(z**2) / var), grad
+    return penalty
+
+
+def _gamma(d: int) -> Any:
+    """Length scales ~ Gamma(3, 6) (BoTorch's earlier default prior; mode 1/3 of the cube)."""
+    def penalty(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        grad = np.zeros_like(theta)
+        ls = np.exp(theta[1:-1])
+        grad[1:-1] = -(3.0 - 6.0 * ls)
+        return float(-np.sum(3.0 * theta[1:-1] - 6.0 * ls)), grad
+    return penalty
+
+
+_PRIORS = {"lognormal": _lognormal, "gamma": _gamma, None: None}
+
+
+def _lbfgs(objective: Any, theta: np.ndarray, bounds: np.ndarray, once: list[np.ndarray],
+           penalty: Any = None) -> tuple[np.ndarray, float]:
     """sklearn's default hyperparameter optimiser with bounded iterations, from theta and ``once``.
 
     ``once`` holds extra starts (the last fit), used on the first call only, then emptied.
+    ``penalty(theta)``: a negative log prior and its gradient, added (maximum a posteriori).
     """
+    def target(t: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = objective(t)
+        if penalty is None:
+            return value, grad
+        extra, extra_grad = penalty(t)
+        return value + extra, grad + extra_grad
+
     best: tuple[np.ndarray, float] | None = None
     for start in [theta, *once]:
-        result = minimize(objective, start, method="L-BFGS-B", jac=True, bounds=bounds,
+        result = minimize(target, start, method="L-BFGS-B", jac=True, bounds=bounds,
                           options={"maxiter": _MAX_ITER})
         if best is None or result.fun < best[1]:
             best = (result.x, float(result.fun))

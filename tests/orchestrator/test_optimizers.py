@@ -136,10 +136,15 @@ def test_unknown_optimizer_lists_the_choices():
 
 def test_unknown_option_names_it_and_the_accepted_ones():
     with pytest.raises(ValueError, match=r"unknown option 'n_init' for optimizer 'gp'; accepted "
-                                         r"options: liar, max_fit, n_candidates, n_initial, n_restarts, trials, xi"):
+                                         r"options: liar, local, max_fit, n_candidates, n_initial, n_restarts, prior, "
+                                         r"sigma, trials, xi"):
         make_optimizer("gp", tiny_space(), n_init=5)
     with pytest.raises(ValueError, match="option liar: must be one of"):
         make_optimizer("gp", tiny_space(), liar="median")
+    with pytest.raises(ValueError, match="option prior: must be one of"):
+        make_optimizer("gp", tiny_space(), prior="flat")
+    with pytest.raises(ValueError, match="option sigma: perturbation scales"):
+        make_optimizer("gp", tiny_space(), sigma=[0.0])
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -271,6 +276,23 @@ def test_past_max_fit_the_search_still_proposes_valid_unvisited_points(name, opt
     assert len(pending) == 31 and len(set(keys)) == 8 and not set(keys) & (told | pending)
     # the local fit still steers towards the bowl's minimum at 0.3: the best pick beats most told points
     assert min(sum((v - 0.3) ** 2 for v in p.values()) for p in in_flight) < np.percentile(opt._y, 10)
+
+
+def test_gp_length_scale_prior_keeps_scales_off_the_bounds():
+    """On 12 noisy points in 6-d, maximum likelihood switches dimensions off (length scale 100)
+    or pins them at 0.01; the default Gamma(3, 6) prior keeps every scale inside (0.1, 3)."""
+    space = SearchSpace({f"x{i}": Lattice(0, 10, 0.1) for i in range(6)})
+    scales = {}
+    for prior in (None, "gamma"):
+        opt = make_optimizer("gp", space, seed=1, prior=prior, trials=3)
+        rng = np.random.default_rng(1)
+        for _ in range(12):
+            p = opt.ask(1)
+            x = np.array([p[0][f"x{i}"] for i in range(6)])
+            opt.tell(p, [float(hartmann6(x)[0]) + 0.3 * rng.standard_normal()], [0.5])
+        scales[prior] = opt._hyperparameters().k1.k2.length_scale
+    assert np.any(scales[None] > 99), scales
+    assert np.all((scales["gamma"] > 0.1) & (scales["gamma"] < 3)), scales
 
 
 def test_gp_fantasy_update_matches_refitting_with_the_point_added():
