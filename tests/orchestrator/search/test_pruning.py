@@ -1,7 +1,6 @@
 """Pruning in the search loop on a real LocalCluster (threads): stops, store, tells, resume."""
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ from orchestrator.search import execute_trial, run
 from orchestrator.search.trial import STOPPED, mark_stopped, stop_key
 from orchestrator.store import DONE, FAILED, PRUNED, read_store
 from orchestrator.store.view import trial_epochs
+from tests.orchestrator.search.killing import kill_driver_when
 
 ROOT = Path(__file__).resolve().parents[3]
 GRID = {"x0": {"lower": 0, "upper": 3, "scale": 0.25}, "x1": {"lower": 0, "upper": 3, "scale": 0.25}}
@@ -137,22 +137,14 @@ DRIVER = textwrap.dedent("""
 def test_killed_driver_resumes_keeping_every_pruning_decision(tmp_path):
     store, script = str(tmp_path / "s.zarr"), tmp_path / "drive.py"
     script.write_text(DRIVER)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(script), store], cwd=ROOT, env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline, seen = time.time() + 90, False
-    while time.time() < deadline and not seen:
-        time.sleep(0.1)
-        if (Path(store) / "zarr.json").exists():
-            snap = read_store(store)
-            seen = snap.arch_pruned().sum() >= 2 and snap.n < 12
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    seen = kill_driver_when(script, store,
+                            lambda snap: snap.arch_pruned().sum() >= 2 and snap.n < 12)
     assert seen, "the first driver never pruned two architectures"
     before = read_store(store)
     gone = np.flatnonzero(before.arch_pruned())
     assert len(gone) >= 2 and before.n < 14
 
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.run([sys.executable, str(script), store], cwd=ROOT, env=env, timeout=120,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]

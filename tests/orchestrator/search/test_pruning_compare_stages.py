@@ -1,12 +1,7 @@
 """Pruning with `ganhpo compare --pruning` and with `stages:`, on the cheap bowl_curve objective."""
 
 import csv
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +15,7 @@ from orchestrator.experiment import Experiment, ExperimentError
 from orchestrator.search import run
 from orchestrator.store import DONE, FAILED, PRUNED, read_store
 from orchestrator.store.view import trial_epochs
+from tests.orchestrator.search.killing import kill_driver_when
 
 ROOT = Path(__file__).resolve().parents[3]
 GRID = {"x0": {"lower": 0, "upper": 3, "scale": 0.25}, "x1": {"lower": 0, "upper": 3, "scale": 0.25}}
@@ -88,17 +84,8 @@ DRIVER = textwrap.dedent("""
 def test_stages_prune_within_each_stage_and_resume(client, tmp_path):
     store, script = str(tmp_path / "s.zarr"), tmp_path / "drive.py"
     script.write_text(DRIVER)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, str(script), store], cwd=ROOT, env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline, seen = time.time() + 90, False
-    while time.time() < deadline and not seen:
-        time.sleep(0.1)
-        if (Path(store) / "zarr.json").exists():
-            snap = read_store(store)
-            seen = snap.n and (snap.stage == 1).any() and snap.arch_pruned().any()
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    seen = kill_driver_when(
+        script, store, lambda snap: snap.n and (snap.stage == 1).any() and snap.arch_pruned().any())
     assert seen, "the first driver never reached the focus stage with a pruned architecture"
     before = read_store(store)
     gone = np.flatnonzero(before.arch_pruned())
