@@ -274,7 +274,9 @@ def read_store(path: str | Path, arrays: tuple[str, ...] | None = None) -> Snaps
     trials = int(group["status"].shape[1])
     workers, errors = read_texts(group, attrs, 0, n, trials)
     data = {}
-    for name in wanted - {"error"}:
+    # status first: the writer writes it last, so a trial read as done has its metric on disk
+    # already (reading a live store in another order could see done beside the old NaN)
+    for name in sorted(wanted - {"error"}, key=lambda n: (n != "status", ARRAY_NAMES.index(n))):
         data[name] = (diverged_rows(group, 0, n, trials) if name == "diverged_at"
                       else added_rows(group, name, 0, n) if name not in store_arrays(attrs)
                       else read_checked(path, group, name, n))

@@ -132,3 +132,42 @@ def test_store_ready_waits_for_a_store_and_refuses_anything_else(tmp_path):
         store_ready(store.path)
     with pytest.raises(StoreError, match="newer"):
         read_attrs(store.path)
+
+
+def test_read_store_reads_status_first_so_a_live_flush_never_looks_like_damage(tmp_path,
+                                                                                monkeypatch):
+    """The writer writes status last; a reader of a live store must read it first (then a trial
+    it sees done has its metric on disk). The old set-ordered read saw done beside a NaN metric."""
+    import threading
+
+    import orchestrator.store.view as view
+
+    writer = small(tmp_path)
+    order: list[str] = []
+    real = view.read_checked
+    monkeypatch.setattr(view, "read_checked",
+                        lambda path, group, name, n: order.append(name) or real(path, group, name, n))
+    read_store(tmp_path / "s.zarr")
+    assert order[0] == "status" and "metric" in order
+
+    done, errors = threading.Event(), []
+
+    def write() -> None:
+        for k in range(60):
+            a = writer.add_architecture(np.array([float(k % 10)]))
+            writer.flush()
+            for t in range(2):
+                writer.set("metric", (a, t), 0.5)
+                writer.set("status", (a, t), DONE)
+            writer.flush()
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    while not done.is_set():
+        try:
+            read_store(tmp_path / "s.zarr")
+        except StoreError as err:  # StoreDamaged is a StoreError
+            errors.append(str(err))
+    thread.join()
+    assert errors == []
