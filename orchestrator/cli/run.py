@@ -138,6 +138,7 @@ def _start_cluster(args: argparse.Namespace, exp, store: str, resume: str, lock=
     from distributed import Client
 
     from orchestrator.cluster import connect, make_cluster
+    from orchestrator.cluster.api import is_local
     from orchestrator.cluster.startup import abandon_start, start_shielded
     from orchestrator.search.stop import EXIT_CODES, stop_requested
 
@@ -151,9 +152,12 @@ def _start_cluster(args: argparse.Namespace, exp, store: str, resume: str, lock=
                       f"starting; nothing was run, {state}; run again with: {resume}",
                       EXIT_CODES[signum])
 
-    return start_shielded(
-        lambda: connect(args, exp.cluster) or Client(make_cluster("local", workers=args.workers)),
-        stopped=lambda: stop_requested() is not None, abandon=abandon)
+    def start():
+        return connect(args, exp.cluster) or Client(make_cluster("local", workers=args.workers))
+
+    if not is_local(args, exp.cluster):  # batch jobs and schedulers: no local worker processes
+        return start()  # to shield, and dask-jobqueue sets signal handlers (main thread only)
+    return start_shielded(start, stopped=lambda: stop_requested() is not None, abandon=abandon)
 
 
 def _announce(args, exp, store, client, route) -> None:

@@ -1,4 +1,4 @@
-"""Entry points: make_cluster, connect / disconnect, and wants_gpu_resources."""
+"""Entry points: make_cluster, connect / disconnect, is_local and wants_gpu_resources."""
 
 from __future__ import annotations
 
@@ -77,6 +77,12 @@ def disconnect(client: Client) -> None:
     if cluster is not None:
         close_workers(cluster)  # in order: client, workers (time to exit), scheduler
         cluster.close()
+
+
+def is_local(args: argparse.Namespace | None, experiment_cluster: dict | None) -> bool:
+    """Whether the requested cluster is the embedded local one (its processes start here)."""
+    opts = cluster_options(args, experiment_cluster)
+    return (getattr(args, "scheduler", None) or opts.get("kind") or "local") == "local"
 
 
 def wants_gpu_resources(args: argparse.Namespace | None, experiment_cluster: dict | None) -> bool:
