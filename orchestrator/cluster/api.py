@@ -53,8 +53,8 @@ def _guard_dashboard(cluster: SpecCluster) -> None:
 def connect(args: argparse.Namespace | None, experiment_cluster: dict | None) -> Client | None:
     """A Client for the cluster the command line and experiment ask for; None when they ask none."""
     opts = cluster_options(args, experiment_cluster)
-    scheduler = getattr(args, "scheduler", None)
-    kind = scheduler or opts.pop("kind", None)
+    kind = _asked_kind(args, opts)
+    opts.pop("kind", None)
     if kind is None and set(opts) & set(LISTEN_KEYS) and set(opts) <= {"workers", *LISTEN_KEYS}:
         kind = "local"  # --address / --dashboard-address alone: the embedded local cluster
     if kind is None:
@@ -79,16 +79,20 @@ def disconnect(client: Client) -> None:
         cluster.close()
 
 
+def _asked_kind(args: argparse.Namespace | None, opts: dict) -> str | None:
+    """The cluster kind or scheduler address asked for (``--scheduler`` wins), or None."""
+    return getattr(args, "scheduler", None) or opts.get("kind")
+
+
 def is_local(args: argparse.Namespace | None, experiment_cluster: dict | None) -> bool:
     """Whether the requested cluster is the embedded local one (its processes start here)."""
-    opts = cluster_options(args, experiment_cluster)
-    return (getattr(args, "scheduler", None) or opts.get("kind") or "local") == "local"
+    return (_asked_kind(args, cluster_options(args, experiment_cluster)) or "local") == "local"
 
 
 def wants_gpu_resources(args: argparse.Namespace | None, experiment_cluster: dict | None) -> bool:
     """Whether the requested cluster's workers declare GPU=1 (set it on adaptive clusters at 0 workers)."""
     opts = cluster_options(args, experiment_cluster)
-    kind = getattr(args, "scheduler", None) or opts.get("kind")
+    kind = _asked_kind(args, opts)
     if kind in BATCH_KINDS:
         _load_jobqueue_config(kind, opts.get("jobqueue_config"))
         return _gpus_per_job(kind, opts) > 0
