@@ -35,6 +35,7 @@ def execute(args: argparse.Namespace) -> int:
     exp, store = _preflight(args)
     lock = _hold(store)  # a second driver is refused here, in one line, before any output
     try:
+        _describe(exp, store)
         return _search(args, exp, store, lock)
     finally:
         if lock is not None:
@@ -110,7 +111,6 @@ def _preflight(args: argparse.Namespace):
     """Everything checked before any cluster starts: the file, the budget, the trial, the store."""
     from orchestrator.cli.console import check_store_path
     from orchestrator.experiment import ExperimentError, load_experiment
-    from orchestrator.search import validate
 
     exp = load_experiment(args.experiment)
     if args.budget is not None:
@@ -121,6 +121,13 @@ def _preflight(args: argparse.Namespace):
     store = args.store or exp.store or f"runs/{exp.name}.zarr"
     exp.check_trial()
     check_store_path(store)
+    return exp, store
+
+
+def _describe(exp, store: str) -> None:
+    """The checks that read the data and the store, with what they found (the split), printed."""
+    from orchestrator.search import validate
+
     described = validate(exp, store)
     if described:
         print(f"ganhpo: {described}")
@@ -129,7 +136,6 @@ def _preflight(args: argparse.Namespace):
         print(f"ganhpo: warning: budget {exp.budget} is below the optimizer's n_initial "
               f"{n_initial}: the search ends inside its initial design (no surrogate steps); "
               f"raise --budget or lower n_initial", file=sys.stderr)
-    return exp, store
 
 
 def _start_cluster(args: argparse.Namespace, exp, store: str, resume: str, lock=None):
