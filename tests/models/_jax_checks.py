@@ -1,17 +1,19 @@
-"""Run under KERAS_BACKEND=jax by test_jax_backend.py: one train step per GAN flavour and family.
+"""Run under KERAS_BACKEND=jax by the ``jax_results`` fixture (tests/models/conftest.py): one
+train step per GAN flavour and family, the calorimeter GANs included.
 
 Prints one JSON line of results; keeps all JAX checks in a single process to save start-up time.
 """
 
 import json
 import os
+import traceback
 
 assert os.environ.get("KERAS_BACKEND") == "jax"
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from models import dimuon, hadronization  # noqa: E402
+from models import calo3d, calo_wgan, dimuon, hadronization  # noqa: E402
 from models.gan import WGANGP  # noqa: E402
 
 TINY = {"gen_layersize": 8, "disc_layersize": 8, "batch_size": 64, "noise_dim": 4}
@@ -44,12 +46,45 @@ def wgan():
             "g_iterations": int(model.g_optimizer.iterations)}
 
 
+def calo3d_step():
+    small = {"batch_size": 8, "latent": 32, "gen_dense_filters": 4, "gen_filters": 4,
+             "gen_filters2": 4, "disc_filters": 8, "disc_filters2": 4}
+    t = calo3d.make_trainer(small, {"events": 120, "grid": [13, 13, 8], "val_events": 20,
+                                    "steps_per_epoch": 1}, seed=0)
+    before = [w.copy() for w in t.generator.get_weights()]
+    losses = t.train_epoch()
+    changed = any(not np.allclose(a, b) for a, b in zip(before, t.generator.get_weights()))
+    img = np.zeros((1, 13, 13, 8, 1), "float32")
+    img[0, 6, 6, :, 0] = 1.0  # a straight shower along z: incidence angle pi/2
+    return {"losses": losses, "changed": changed,
+            "metric": float(t.evaluate()["metric"]),
+            "angle": float(keras.ops.convert_to_numpy(calo3d.measured_angle(img))[0, 0])}
+
+
+def calo_wgan_step():
+    w = calo_wgan.make_trainer({"batch_size": 32}, {"events": 300, "particle": "pion",
+                                                    "steps_per_epoch": 1}, seed=0)
+    losses = w.train_epoch()
+    return {"losses": losses,
+            "output_shape": list(w.generator.output.shape), "metric": float(w.evaluate()["metric"])}
+
+
+def checked(check, *args) -> dict:
+    """``check(*args)``, or its traceback: one failing family fails only its own test."""
+    try:
+        return check(*args)
+    except Exception:  # noqa: BLE001 - reported to the test that reads this entry
+        return {"error": traceback.format_exc()}
+
+
 results = {
     "backend": keras.backend.backend(),
-    "hadronization": step(hadronization.make_trainer(TINY, DATA, 1)),
-    "dimuon_mlp": step(dimuon.make_trainer(TINY, DATA, 1)),
-    "dygan": step(dimuon.make_trainer({"variant": "dygan", "width_factor": 0.125, "batch_size": 64,
-                                       "noise_dim": 4}, DATA, 1)),
-    "wgan_gp": wgan(),
+    "hadronization": checked(lambda: step(hadronization.make_trainer(TINY, DATA, 1))),
+    "dimuon_mlp": checked(lambda: step(dimuon.make_trainer(TINY, DATA, 1))),
+    "dygan": checked(lambda: step(dimuon.make_trainer(
+        {"variant": "dygan", "width_factor": 0.125, "batch_size": 64, "noise_dim": 4}, DATA, 1))),
+    "wgan_gp": checked(wgan),
+    "calo3d": checked(calo3d_step),
+    "calo_wgan": checked(calo_wgan_step),
 }
 print("RESULTS " + json.dumps(results))

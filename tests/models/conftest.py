@@ -1,6 +1,11 @@
-"""Model tests share one process: undo what a deterministic trial changes in Keras globally."""
+"""Model tests share one process: undo what a deterministic trial changes in Keras globally;
+the JAX checks run once, in one subprocess."""
 
+import json
+import os
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -19,3 +24,22 @@ def _restore_keras_seed_source():
 
             before = random  # Keras's default: the global random module
         module.python_random = before
+
+
+# XLA's CPU compile time dominates these tiny JAX steps (the 3DGAN's initializers alone compile
+# ~30 programs): unoptimised code generation computes the same values, several times sooner.
+FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
+
+
+@pytest.fixture(scope="session")
+def jax_results():
+    """The results of tests/models/_jax_checks.py, run once under KERAS_BACKEND=jax."""
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {FAST_XLA}".strip()}
+    script = Path(__file__).with_name("_jax_checks.py")
+    run = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                         timeout=300, cwd=Path(__file__).parents[2])
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULTS ")]
+    assert run.returncode == 0 and lines, run.stderr[-3000:]
+    return json.loads(lines[-1][len("RESULTS "):])
