@@ -35,11 +35,12 @@ FAST_XLA = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_pass
 def jax_results():
     """The results of tests/models/_jax_checks.py, run once under KERAS_BACKEND=jax."""
     pytest.importorskip("jax")
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",
+    root = Path(__file__).parents[2]
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(root),
            "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} {FAST_XLA}".strip()}
-    script = Path(__file__).with_name("_jax_checks.py")
+    script = Path(__file__).with_name("_jax_checks.py")  # this checkout's models, not an install's
     run = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
-                         timeout=300, cwd=Path(__file__).parents[2])
+                         timeout=300, cwd=root)
     lines = [ln for ln in run.stdout.splitlines() if ln.startswith("RESULTS ")]
     assert run.returncode == 0 and lines, run.stderr[-3000:]
     return json.loads(lines[-1][len("RESULTS "):])
