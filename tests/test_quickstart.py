@@ -1,4 +1,8 @@
-"""The README's main command: the quickstart search on the embedded local cluster, end to end."""
+"""The README's main command: the quickstart search on the embedded local cluster, end to end.
+
+With ``--budget 7`` (the file says 12): its 6 initial architectures and one the RBF surrogate
+proposes, 21 trials instead of 36 (the full run is about 2 minutes on 2 cores: too long here).
+"""
 
 import os
 import re
@@ -12,6 +16,7 @@ import pytest
 from orchestrator.store import DONE, read_store
 
 ROOT = Path(__file__).resolve().parents[1]
+BUDGET = 7  # examples/quickstart.yaml: n_initial 6, then the surrogate's
 QUIETING = ("TF_CPP_MIN_LOG_LEVEL", "GRPC_VERBOSITY", "PYTHONWARNINGS")  # tests/conftest.py's
 
 
@@ -20,8 +25,8 @@ def test_quickstart_prints_the_best_architecture_with_mean_and_std(tmp_path):
     store = tmp_path / "q.zarr"
     env = {k: v for k, v in os.environ.items() if k not in QUIETING}  # as a user's shell has it
     proc = subprocess.run([sys.executable, "-m", "orchestrator.cli", "run", "examples/quickstart.yaml",
-                           "--store", str(store), "--quiet"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=600, env=env)
+                           "--store", str(store), "--quiet", "--budget", str(BUDGET)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     match = re.search(r"metric (\S+) \+- (\S+) over 3 trials", proc.stdout)
     assert "best architecture: {'variant': 'mlp'" in proc.stdout and match, proc.stdout
@@ -30,7 +35,7 @@ def test_quickstart_prints_the_best_architecture_with_mean_and_std(tmp_path):
                       proc.stdout + proc.stderr)
     assert noise is None, noise.group(0)  # Dask's messages go to the log file, workers are quiet
     snap = read_store(store)
-    assert snap.n == 12 and (snap.status == DONE).all()
+    assert snap.n == BUDGET and snap.n_initial == 6 and (snap.status == DONE).all()
     mean, std = snap.arch_mean_std()
     assert float(match.group(1)) == pytest.approx(mean.min(), rel=1e-4)
     assert float(match.group(2)) == pytest.approx(std[np.argmin(mean)], rel=0.05, abs=1e-3)
