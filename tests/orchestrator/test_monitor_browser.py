@@ -100,24 +100,26 @@ def _plots_with_data(page) -> list[dict] | None:
     return plots if plots and all(p["rows"] > 0 and p["shown"] for p in plots) else None
 
 
-def _open_with_data(context, url: str, errors: list[str]):
-    """A new tab on ``url`` once every plot on it has data."""
+def _open(context, url: str, errors: list[str]):
+    """A new tab on ``url`` once its Bokeh document exists (its plots fill later)."""
     page = context.new_page()
     page.on("pageerror", lambda err: errors.append(f"{url}: {err}"))
     page.goto(url)
     page.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
-    _wait_for(lambda: _plots_with_data(page), 40, f"every plot on {url} to have data")
     return page
 
 
 def _two_tabs_and_a_reload(context, url: str, errors: list[str]) -> None:
-    """Tabs and reloads each get their own document: every one fills with data."""
-    first = _open_with_data(context, url, errors)
-    second = _open_with_data(context, url, errors)
+    """Tabs and reloads each get their own document: every one fills with data.
+
+    Two tabs are open and live together (the second fills while the first's wait runs); the
+    first is reloaded once it has data."""
+    first, second = _open(context, url, errors), _open(context, url, errors)
+    _wait_for(lambda: _plots_with_data(first), 40, f"every plot on {url} to have data")
     first.reload()
     first.wait_for_function("() => window.Bokeh && Bokeh.documents.length > 0")
-    for page in (first, second):
-        _wait_for(lambda page=page: _plots_with_data(page), 40, f"data after a reload of {url}")
+    for page in (second, first):
+        _wait_for(lambda page=page: _plots_with_data(page), 40, f"data in each tab of {url}")
         assert page.evaluate(DONE_JS) > 0
         page.close()
 
