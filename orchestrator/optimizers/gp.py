@@ -38,9 +38,11 @@ class GPSearch(Optimizer):
     default kernel, the last fit, and ``n_restarts`` random ones while <= 100 points; <= 100
     L-BFGS-B iterations each), and refitted only once the history has grown by 10 %. Each ask factorises the GP once; expected improvement (``xi``) over the posterior
     mean's best at evaluated points is maximised over ``n_candidates`` rows (default 300 d,
-    at least 1000): a ``local`` share (half) Gaussian perturbations of the best point at the
-    ``sigma`` scales (0.1, at least one step), the rest uniform, all snapped and
-    unvisited. Pending points and the batch's earlier picks are fantasised at a lie (``liar``:
+    at least 1000): a ``local`` share (half) Gaussian perturbations of the best point, each row
+    at one of the ``sigma`` scales (0.2, 0.1, 0.05, 0.02, at least one step), the rest uniform,
+    all snapped and unvisited. The initial design is ``n_initial`` points (default 2(d+1), as
+    DYCORS); the GP models only once all of it is told, so a batch's first asks beyond the
+    design are random points, not EI on a handful of told ones. Pending points and the batch's earlier picks are fantasised at a lie (``liar``:
     ``min`` is EI's target, the best posterior mean at evaluated points, since the noisy minimum
     of the observed means lies below it and clusters batches; ``mean`` or ``max`` of the
     observed means) by exact rank-one updates of the posterior, without refitting. Past ``max_fit`` evaluated points the GP uses
@@ -49,9 +51,9 @@ class GPSearch(Optimizer):
     """
 
     name = "gp"
-    defaults = {"n_initial": 10, "n_candidates": None, "liar": "min", "xi": 0.01, "n_restarts": 2,
+    defaults = {"n_initial": None, "n_candidates": None, "liar": "min", "xi": 0.01, "n_restarts": 2,
                 "trials": None, "max_fit": 1000, "prior": "gamma", "local": 0.5,
-                "sigma": (0.1,)}
+                "sigma": (0.2, 0.1, 0.05, 0.02)}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -79,7 +81,8 @@ class GPSearch(Optimizer):
             raise ValueError(f"option xi: `xi >= 0` must hold, got {o['xi']!r}")
 
     def _ready(self) -> bool:
-        return self.n_evaluated >= 2
+        """The GP models once its whole design is told (until then a batch is filled at random)."""
+        return self.n_evaluated >= max(2, int(self.options["n_initial"]))
 
     # ----- model -----------------------------------------------------------------------------
 
@@ -122,7 +125,7 @@ class GPSearch(Optimizer):
 
     def predict(self, points: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and std of the latent objective at the points (evaluated data only)."""
-        if not self._ready():
+        if self.n_evaluated < 2:
             raise RuntimeError(f"optimizer 'gp': need at least 2 evaluated points, have {self.n_evaluated}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -398,3 +398,21 @@ def test_driver_passes_trials_to_the_gp_and_budget_to_the_rbf():
     assert rbf.options["budget"] == 30 and "trials" not in rbf.options
     mine = build_optimizer(Experiment(space=space, trials=4, optimizer={"name": "gp", "trials": 1}))
     assert mine.options["trials"] == 1  # an explicit option wins
+
+
+def test_gp_models_only_once_its_design_is_told():
+    """In a batch the GP waits for its 2(d+1)-point design: asks before do not depend on the told
+    values (random fill, as rbf does); once the design is told they do."""
+    space = SearchSpace({"x": Lattice(0, 100, 0.01), "y": Lattice(0, 100, 0.01)})
+    asked = {}
+    for sign in (1.0, -1.0):  # opposite objectives: the same asks until the GP models them
+        opt = make("gp", space, seed=3, n_initial=6)
+        first = opt.ask(8)
+        value = lambda p, s=sign: s * ((p["x"] - 0.2) ** 2 + (p["y"] - 0.7) ** 2)  # noqa: E731
+        opt.tell(first[:3], [value(p) for p in first[:3]], [0.01] * 3)
+        early = opt.ask(1)
+        opt.tell(first[3:], [value(p) for p in first[3:]], [0.01] * 5)
+        asked[sign] = (early, opt.ask(1))
+    assert asked[1.0][0] == asked[-1.0][0]
+    assert asked[1.0][1] != asked[-1.0][1]
+    assert make("gp", space).options["n_initial"] == 6  # the default design: 2(d+1), as DYCORS
