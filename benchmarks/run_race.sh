@@ -25,3 +25,7 @@ $R --methods skopt-GP --budgets 100 --modes seq --problems branin-2d-441
 $R --methods SMAC3-HPO --budgets 50 --modes seq --problems branin-2d-441
 $R --methods skopt-GP --budgets 100 --modes seq --problems hartmann3-cat-4d-398k
 $R --methods SMAC3-HPO --budgets 50 --modes seq --problems hartmann3-cat-4d-398k
+# issue 17, third pass (branch h-gp3): gp with a 2(d+1) design told before it models and four
+# local scales re-run over its old cells (the rows of the gp before it are replaced), plus batch32
+$R --methods gp --budgets 100 --modes seq batch8
+$R --methods gp optuna-TPE --budgets 100 --modes batch32
