@@ -25,3 +25,12 @@ $R --methods skopt-GP --budgets 100 --modes seq --problems branin-2d-441
 $R --methods SMAC3-HPO --budgets 50 --modes seq --problems branin-2d-441
 $R --methods skopt-GP --budgets 100 --modes seq --problems hartmann3-cat-4d-398k
 $R --methods SMAC3-HPO --budgets 50 --modes seq --problems hartmann3-cat-4d-398k
+# issue 17, third pass (branch h-gp3): gp with a 2(d+1) design told before it models, four local
+# scales and the kriging believer replaces every earlier gp row; gp-min is the same gp with the
+# old liar (its rows were run as gp before the believer became the default, then renamed)
+$R --methods gp --budgets 100 --modes seq batch8 batch32
+$R --methods gp-min --budgets 100 --modes batch8 batch32
+$R --methods optuna-TPE --budgets 100 --modes batch32
+$R --methods SMAC3-HPO --budgets 50 --modes seq
+$R --methods skopt-GP --budgets 100 --modes seq
+$R --methods gp --budgets 200 --modes seq

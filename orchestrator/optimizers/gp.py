@@ -17,7 +17,7 @@ from orchestrator.optimizers.base import Optimizer
 
 __all__ = ["GPSearch"]
 
-_LIARS = {"min": np.min, "mean": np.mean, "max": np.max}
+_LIARS = {"min": np.min, "mean": np.mean, "max": np.max, "believer": None}
 _NOISE_FLOOR = 1e-6      # added to every point's noise variance (normalised units)
 _HYPER_POINTS = 150      # hyperparameters are fitted on at most this many evaluated points
 _RESTART_POINTS = 100    # random extra optimiser starts only on fits this small
@@ -38,20 +38,24 @@ class GPSearch(Optimizer):
     default kernel, the last fit, and ``n_restarts`` random ones while <= 100 points; <= 100
     L-BFGS-B iterations each), and refitted only once the history has grown by 10 %. Each ask factorises the GP once; expected improvement (``xi``) over the posterior
     mean's best at evaluated points is maximised over ``n_candidates`` rows (default 300 d,
-    at least 1000): a ``local`` share (half) Gaussian perturbations of the best point at the
-    ``sigma`` scales (0.1, at least one step), the rest uniform, all snapped and
-    unvisited. Pending points and the batch's earlier picks are fantasised at a lie (``liar``:
-    ``min`` is EI's target, the best posterior mean at evaluated points, since the noisy minimum
-    of the observed means lies below it and clusters batches; ``mean`` or ``max`` of the
-    observed means) by exact rank-one updates of the posterior, without refitting. Past ``max_fit`` evaluated points the GP uses
+    at least 1000): a ``local`` share (half) Gaussian perturbations of the best point, each row
+    at one of the ``sigma`` scales (0.2, 0.1, 0.05, 0.02, at least one step), the rest uniform,
+    all snapped and unvisited. The initial design is ``n_initial`` points (default 2(d+1), as
+    DYCORS); the GP models only once all of it is told, so a batch's first asks beyond the
+    design are random points, not EI on a handful of told ones. Pending points and the batch's
+    earlier picks are fantasised (``liar``) by exact rank-one updates of the posterior, without
+    refitting: ``believer`` (the default, kriging believer) at the data's posterior mean there,
+    so only the variance shrinks; ``min`` at EI's target, the best posterior mean (many pending
+    points then all look like optima: gp stalled with 31 pending); ``mean`` or ``max`` of the
+    observed means. Past ``max_fit`` evaluated points the GP uses
     the 70 % nearest the best point plus a random sample of the rest; of more than
     ``max_fit / 2`` pending points the nearest to the best are fantasised (all stay excluded).
     """
 
     name = "gp"
-    defaults = {"n_initial": 10, "n_candidates": None, "liar": "min", "xi": 0.01, "n_restarts": 2,
+    defaults = {"n_initial": None, "n_candidates": None, "liar": "believer", "xi": 0.01, "n_restarts": 2,
                 "trials": None, "max_fit": 1000, "prior": "gamma", "local": 0.5,
-                "sigma": (0.1,)}
+                "sigma": (0.2, 0.1, 0.05, 0.02)}
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -79,7 +83,8 @@ class GPSearch(Optimizer):
             raise ValueError(f"option xi: `xi >= 0` must hold, got {o['xi']!r}")
 
     def _ready(self) -> bool:
-        return self.n_evaluated >= 2
+        """The GP models once its whole design is told (until then a batch is filled at random)."""
+        return self.n_evaluated >= max(2, int(self.options["n_initial"]))
 
     # ----- model -----------------------------------------------------------------------------
 
@@ -122,7 +127,7 @@ class GPSearch(Optimizer):
 
     def predict(self, points: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and std of the latent objective at the points (evaluated data only)."""
-        if not self._ready():
+        if self.n_evaluated < 2:
             raise RuntimeError(f"optimizer 'gp': need at least 2 evaluated points, have {self.n_evaluated}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -137,13 +142,14 @@ class GPSearch(Optimizer):
     def _propose(self, n: int) -> list[np.ndarray]:
         best = self._X[int(np.argmin(self._y))]
         liar = self.options["liar"]
-        lie = None if liar == "min" else float(_LIARS[liar](np.asarray(self._y)))  # None: EI's target
+        lie = None if liar in ("min", "believer") else float(_LIARS[liar](np.asarray(self._y)))  # None: EI's target
         pending = np.array([r for _, r in self._pending.values()]).reshape(-1, self.dim)
         if len(pending) > int(self.options["max_fit"]) // 2:  # bounded: the nearest to the best
             near = np.argsort(np.linalg.norm(pending - best, axis=1))
             pending = pending[near[: int(self.options["max_fit"]) // 2]]
         try:
-            post = _Posterior(self, self._fit_indices(int(self.options["max_fit"]), best), pending, lie)
+            post = _Posterior(self, self._fit_indices(int(self.options["max_fit"]), best), pending, lie,
+                              believer=liar == "believer")
         except np.linalg.LinAlgError:  # numerically singular: the base falls back to random points
             return []
         cands = self._fresh(self._candidates(best))
@@ -166,7 +172,7 @@ class GPSearch(Optimizer):
             cov = post.k(cands, cands[j:j + 1])[:, 0] - V.T @ V[:, j]
             for u in directions:
                 cov -= u * u[j]
-            mu, var, u = _condition(mu, var, cov, j, lie_n, post.floor)
+            mu, var, u = _condition(mu, var, cov, j, mu[j] if post.believer else lie_n, post.floor)
             directions.append(u)
         return chosen
 
@@ -191,7 +197,8 @@ class _Posterior:
     ``lie`` None: the best posterior mean at the evaluated rows (``incumbent``, EI's target).
     """
 
-    def __init__(self, opt: GPSearch, rows: np.ndarray, pending: np.ndarray, lie: float | None):
+    def __init__(self, opt: GPSearch, rows: np.ndarray, pending: np.ndarray, lie: float | None,
+                 believer: bool = False):
         y = np.asarray(opt._y)[rows]
         self.mean, self.scale = float(np.mean(y)), float(np.std(y)) or 1.0
         kernel = opt._hyperparameters()
@@ -208,7 +215,9 @@ class _Posterior:
         alpha_eval = cho_solve((self.L[:n, :n], True), y_n)
         self.incumbent = float(np.min(K[:n, :n] @ alpha_eval))  # best posterior mean, data only
         self.lie = self.incumbent if lie is None else (lie - self.mean) / self.scale
-        self.alpha = cho_solve((self.L, True), np.concatenate([y_n, np.full(len(pending), self.lie)]))
+        self.believer = believer  # pending rows at the data's posterior mean (kriging believer)
+        lies = K[n:, :n] @ alpha_eval if believer else np.full(len(pending), self.lie)
+        self.alpha = cho_solve((self.L, True), np.concatenate([y_n, lies]))
 
     def at(self, U: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Normalised posterior mean, latent variance and L^-1 k(X, U) at unit-cube rows."""

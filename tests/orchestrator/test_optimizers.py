@@ -338,6 +338,31 @@ def test_gp_lies_at_the_ei_target_not_at_the_noisy_minimum():
     np.testing.assert_allclose(same.at(pending)[0], mu, atol=1e-9)
 
 
+def test_gp_believer_fantasies_keep_the_data_mean_where_min_makes_pending_points_optima():
+    """Liar ``believer`` fantasises pending points at the data's posterior mean: the mean stays
+    the data's (only the variance shrinks). ``min`` pins each of 30 pending points far from a
+    bowl's minimum at EI's target, the best posterior mean, so they all look like optima (with
+    31 points pending in ``batch32`` that stalled gp: worse than random on hartmann3-cat)."""
+    from orchestrator.optimizers.gp import _Posterior
+    space = SearchSpace({f"x{i}": Lattice(0, 50, 0.02) for i in range(2)})
+    bowl = lambda p: (p["x0"] - 0.3) ** 2 + (p["x1"] - 0.3) ** 2  # noqa: E731
+    rng = np.random.default_rng(5)
+    told = [{"x0": round(0.02 * a, 2), "x1": round(0.02 * b, 2)}
+            for a, b in np.unique(rng.integers(0, 51, size=(40, 2)), axis=0)[:20].tolist()]
+    far = np.array([[0.5 + 0.02 * a, 0.5 + 0.02 * b]
+                    for a, b in np.unique(rng.integers(0, 26, size=(60, 2)), axis=0)[:30].tolist()])
+    opt = make_optimizer("gp", space, seed=0, n_initial=0)
+    opt.tell(told, [bowl(p) for p in told], [0.01] * len(told))
+    rows = np.arange(opt.n_evaluated)
+    data_only = _Posterior(opt, rows, np.empty((0, 2)), None).at(far)[0]
+    believed = _Posterior(opt, rows, far, None, believer=True).at(far)[0]
+    np.testing.assert_allclose(believed, data_only, atol=1e-6)
+    lied = _Posterior(opt, rows, far, None)
+    at_lie = lied.at(far)[0]  # normalised units: every pending point pinned at the incumbent
+    assert np.all(np.abs(at_lie - lied.incumbent) < 0.05) and np.all(at_lie < data_only - 0.3)
+    assert np.mean(data_only - at_lie) > 1.0  # a standard deviation of the data below them
+
+
 def test_gp_posterior_matches_sklearn_with_per_point_noise():
     """Our factorisation gives sklearn's prediction for the same kernel and per-point alpha."""
     from sklearn.gaussian_process import GaussianProcessRegressor
@@ -398,3 +423,21 @@ def test_driver_passes_trials_to_the_gp_and_budget_to_the_rbf():
     assert rbf.options["budget"] == 30 and "trials" not in rbf.options
     mine = build_optimizer(Experiment(space=space, trials=4, optimizer={"name": "gp", "trials": 1}))
     assert mine.options["trials"] == 1  # an explicit option wins
+
+
+def test_gp_models_only_once_its_design_is_told():
+    """In a batch the GP waits for its 2(d+1)-point design: asks before do not depend on the told
+    values (random fill, as rbf does); once the design is told they do."""
+    space = SearchSpace({"x": Lattice(0, 100, 0.01), "y": Lattice(0, 100, 0.01)})
+    asked = {}
+    for sign in (1.0, -1.0):  # opposite objectives: the same asks until the GP models them
+        opt = make("gp", space, seed=3, n_initial=6)
+        first = opt.ask(8)
+        value = lambda p, s=sign: s * ((p["x"] - 0.2) ** 2 + (p["y"] - 0.7) ** 2)  # noqa: E731
+        opt.tell(first[:3], [value(p) for p in first[:3]], [0.01] * 3)
+        early = opt.ask(1)
+        opt.tell(first[3:], [value(p) for p in first[3:]], [0.01] * 5)
+        asked[sign] = (early, opt.ask(1))
+    assert asked[1.0][0] == asked[-1.0][0]
+    assert asked[1.0][1] != asked[-1.0][1]
+    assert make("gp", space).options["n_initial"] == 6  # the default design: 2(d+1), as DYCORS
