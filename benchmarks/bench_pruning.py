@@ -122,8 +122,9 @@ class Ours:
 
 
 class OptunaPolicy:
-    """Optuna's sampler over the grid's levels with its pruner; a trial = one architecture, told
-    the mean over its T seeds at each epoch (step = epochs done), the full-length mean at the end."""
+    """Optuna's sampler over the grid's levels (a sampled pool: each parameter's range, mapped to
+    the nearest architecture) with its pruner; a trial = one architecture, told the mean over
+    its T seeds at each epoch (step = epochs done), the full-length mean at the end."""
 
     def __init__(self, method: str, curves: np.ndarray, params: np.ndarray, seed: int):
         import optuna
@@ -140,19 +141,27 @@ class OptunaPolicy:
         # a fixed name: HyperbandPruner picks brackets from a hash of it (random by default)
         self.study = optuna.create_study(sampler=sampler, pruner=pruner, study_name=f"{method}-{seed}")
         self.levels = [sorted(set(params[:, j].tolist())) for j in range(params.shape[1])]
-        self.coords = np.array([[lv.index(v) for lv, v in zip(self.levels, row, strict=True)]
-                                for row in params.tolist()])
+        # a grid (possibly cut short): categorical levels; a sampled pool (gan_wide): floats
+        self.grid = math.prod(len(lv) for lv in self.levels) < 4 * n
+        self.coords = (np.array([[lv.index(v) for lv, v in zip(self.levels, row, strict=True)]
+                                 for row in params.tolist()]) if self.grid else
+                       (params - params.min(0)) / np.ptp(params, axis=0))
+        self.lo, self.hi = params.min(0), params.max(0)
         self.budget, self.trials, self.steps, self.live = n, {}, {}, {}
 
     def propose(self) -> tuple[int, int] | None:
         if len(self.trials) >= self.budget:
             return None
         tr = self.study.ask()
-        row = tuple(tr.suggest_categorical(f"p{j}", lv) for j, lv in enumerate(self.levels))
+        if self.grid:
+            row = [tr.suggest_categorical(f"p{j}", lv) for j, lv in enumerate(self.levels)]
+            want = np.array([lv.index(v) for lv, v in zip(self.levels, row, strict=True)])
+        else:
+            row = [tr.suggest_float(f"p{j}", lo, hi) for j, (lo, hi) in enumerate(zip(self.lo, self.hi))]
+            want = (np.array(row) - self.lo) / (self.hi - self.lo)
         self.trials[tr.number] = tr
         self.steps[tr.number], self.live[tr.number] = {}, self.T
-        want = np.array([lv.index(v) for lv, v in zip(self.levels, row, strict=True)])
-        # a grid cut short (an interrupted curve run): the nearest architecture in level steps
+        # the nearest architecture of the pool (in level steps on a grid, scaled units otherwise)
         return tr.number, int(np.argmin(np.abs(self.coords - want).sum(axis=1)))
 
     def report(self, job: int, trial: int, epoch: int, value: float) -> list[int]:
