@@ -39,3 +39,20 @@ def test_oracle_floor_stops_only_what_is_worse_than_the_best_at_a_check():
     curves = np.array([[[3.0, 2.0, 1.0, 0.0]], [[1.0, 1.0, 1.0, 1.0]], [[5.0, 5.0, 5.0, 5.0]]])
     assert bench_pruning.oracle_floor(curves, [0, 1, 2]) == (4 + 4 + 1) / 12
     assert bench_pruning.oracle_floor(curves, [3]) == 1.0  # the last epoch is never a check
+
+
+def test_optuna_over_a_sampled_pool_maps_each_ask_to_the_nearest_architecture():
+    # a pool that is not a grid (gan_wide: a Latin hypercube): Optuna samples each parameter's
+    # range and runs the nearest architecture in scaled units
+    curves, _ = _curves()
+    params = np.random.default_rng(1).uniform([1, 1e-4], [50, 1e-2], size=(len(curves), 2))
+    policy = bench_pruning.OptunaPolicy("optuna-random+SHA", curves, params, 0)
+    assert not policy.grid
+    job, arch = policy.propose()
+    asked = np.array([policy.trials[job].params[f"p{j}"] for j in range(2)])
+    scaled = (params - params.min(0)) / np.ptp(params, axis=0)
+    want = (asked - params.min(0)) / np.ptp(params, axis=0)
+    assert arch == int(np.argmin(np.abs(scaled - want).sum(axis=1)))
+    out = bench_pruning.simulate(bench_pruning.OptunaPolicy("optuna-random+SHA", curves, params, 0),
+                                 curves, slots=6)
+    assert 0 < out["spent"] < curves.size and len(out["proposed"]) > 1
