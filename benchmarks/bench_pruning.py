@@ -253,16 +253,22 @@ def simulate(policy, curves: np.ndarray, slots: int) -> dict:
             "pruned_archs": {arch_of[j] for j in stopped}, "proposed": set(arch_of.values())}
 
 
-def run(family: str, methods: list[str], seeds: int, slots: int, seed_start: int = 0) -> list[dict]:
-    """Every method x seed on one family's curves."""
-    curves, params = load(family)
-    quality = full_length(curves)
+def run(family: str, methods: list[str], seeds: int, slots: int, seed_start: int = 0,
+        pool: int | None = None) -> list[dict]:
+    """Every method x seed on one family's curves (``pool``: each seed replays a random subset
+    of that many architectures, the same subset for every method; its best is the subset's)."""
+    all_curves, all_params = load(family)
     other = independent(family)
-    fresh = full_length(load(other)[0]) if other else None
-    pool_best = int(np.argmin(quality))
+    all_fresh = full_length(load(other)[0]) if other else None
     rows = []
-    for method in methods:
-        for seed in range(seed_start, seed_start + seeds):
+    for seed in range(seed_start, seed_start + seeds):
+        keep = (np.random.default_rng(seed + 1000).permutation(len(all_curves))[:pool] if pool
+                else np.arange(len(all_curves)))
+        curves, params = all_curves[keep], all_params[keep]
+        quality = full_length(curves)
+        fresh = all_fresh[keep] if all_fresh is not None else None
+        pool_best = int(np.argmin(quality))
+        for method in methods:
             policy = (Ours(OURS[method], curves, seed) if method in OURS
                       else OptunaPolicy(method, curves, params, seed))
             out = simulate(policy, curves, slots)
@@ -274,14 +280,17 @@ def run(family: str, methods: list[str], seeds: int, slots: int, seed_start: int
                          else math.nan,
                          "best_proposed": pool_best in out["proposed"],
                          "best_pruned": pool_best in out["pruned_archs"]})
-    return rows
+    return sorted(rows, key=lambda r: methods.index(r["method"]))
 
 
-def table(rows: list[dict], family: str, curves_shape: tuple, slots: int) -> str:
+def table(rows: list[dict], family: str, curves_shape: tuple, slots: int,
+          pool: int | None = None) -> str:
     """Markdown table: medians over seeds, share of the unpruned search's trial-epochs."""
     n, t, e = curves_shape
+    n = min(n, pool or n)
     full = n * t * e
-    lines = [f"**{family}**: {n} architectures x {t} trials x {e} epochs, {slots} slots; "
+    drawn = f" (drawn at random per seed from {curves_shape[0]})" if n < curves_shape[0] else ""
+    lines = [f"**{family}**: {n} architectures{drawn} x {t} trials x {e} epochs, {slots} slots; "
              f"unpruned budget {full} trial-epochs; {len({r['seed'] for r in rows})} seeds",
              "", "| method | trial-epochs (median) | share of unpruned | sim. wall time | "
              "named best: full-length quality (median [max]) | regret median / mean | "
@@ -343,6 +352,8 @@ def main(argv: list[str] | None = None) -> str:
     ap.add_argument("--slots", type=int, default=None, help="default: 4 architectures' trials")
     ap.add_argument("--seed-start", type=int, default=0,
                     help="first replay seed (reported: 0; options were chosen on 100-139)")
+    ap.add_argument("--pool", type=int, default=None,
+                    help="replay a random subset of this many architectures per seed")
     ap.add_argument("--cost", action="store_true")
     ap.add_argument("--floor", action="store_true", help="oracle floors of the families")
     args = ap.parse_args(argv)
@@ -355,8 +366,8 @@ def main(argv: list[str] | None = None) -> str:
         for family in args.family:
             curves, _ = load(family)
             slots = args.slots or 4 * curves.shape[1]
-            rows = run(family, args.methods, args.seeds, slots, args.seed_start)
-            parts.append(table(rows, family, curves.shape, slots))
+            rows = run(family, args.methods, args.seeds, slots, args.seed_start, args.pool)
+            parts.append(table(rows, family, curves.shape, slots, args.pool))
         text = "\n\n".join(parts)
     print(text)
     return text

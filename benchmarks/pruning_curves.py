@@ -77,11 +77,13 @@ def gan_curves(epochs: int, trials: int, offset: int = 0,
     return archs, curves
 
 
-def wide_pool(n: int) -> list[dict]:
-    """n architectures on the lattice of WIDE_SPACE: a Latin hypercube (seed 0), rounded."""
+def wide_pool(n: int, block: int = 36) -> list[dict]:
+    """n architectures on the lattice of WIDE_SPACE, rounded: Latin hypercubes of ``block``
+    points (seeds 0, 1, ...), so a larger pool extends a smaller one."""
     from scipy.stats import qmc
 
-    u = qmc.LatinHypercube(d=len(WIDE_SPACE), seed=0).random(n)
+    u = np.vstack([qmc.LatinHypercube(d=len(WIDE_SPACE), seed=s).random(block)
+                   for s in range(-(-n // block))])[:n]
     return [{k: round(float(round(lo + x * (hi - lo)) * sc), 10) if k.startswith("lr") else
              int(round(lo + x * (hi - lo)) * sc)
              for (k, (lo, hi, sc)), x in zip(WIDE_SPACE.items(), row, strict=True)} for row in u]
@@ -105,21 +107,37 @@ def _wide_arch(job: tuple[int, dict, int, int]) -> np.ndarray:
 
 def wide_curves(n: int, epochs: int, trials: int, start: float) -> None:
     """gan_wide and gan_wide_heldout, one architecture per job on 2 processes; both files are
-    rewritten after each architecture (in order), so an interrupted run keeps a prefix."""
+    rewritten after each architecture (in order), so an interrupted run keeps a prefix, and a
+    rerun (or a larger ``--archs``) trains only the architectures not yet in them."""
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     archs = wide_pool(n)
     curves = np.full((n, 2 * trials, epochs), np.nan)
-    jobs = [(a, p, trials, epochs) for a, p in enumerate(archs)]
+    done = _done_prefix(archs, trials, epochs, curves)
+    jobs = [(a, p, trials, epochs) for a, p in enumerate(archs) if a >= done]
     with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
-        for a, c in enumerate(pool.map(_wide_arch, jobs)):
+        for a, c in enumerate(pool.map(_wide_arch, jobs), start=done):
             curves[a] = c
             took = time.perf_counter() - start
             save("gan_wide", archs[: a + 1], curves[: a + 1, :trials], took)
             save("gan_wide_heldout", archs[: a + 1], curves[: a + 1, trials:], took)
             print(f"gan_wide arch {a + 1}/{n} {archs[a]}: final "
                   f"{np.nanmin(c, axis=1).round(3).tolist()} ({took:.0f} s)", flush=True)
+
+
+def _done_prefix(archs: list[dict], trials: int, epochs: int, curves: np.ndarray) -> int:
+    """Copy the architectures an earlier run finished (same pool, trials, epochs) into curves."""
+    try:
+        z, h = (np.load(RESULTS / f"curves_{f}.npz") for f in ("gan_wide", "gan_wide_heldout"))
+    except FileNotFoundError:
+        return 0
+    k = len(z["params"])
+    want = np.array([[p[str(n)] for n in z["names"]] for p in archs[:k]], float)
+    if z["curves"].shape[1:] != (trials, epochs) or not np.allclose(z["params"], want):
+        return 0
+    curves[:k, :trials], curves[:k, trials:] = z["curves"], h["curves"]
+    return k
 
 
 def mlp_curves(epochs: int, trials: int, offset: int = 0) -> tuple[list[dict], np.ndarray]:
@@ -160,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     """Make and cache the curves of one family."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("family", choices=["gan", "gan_wide", "mlp"])
-    ap.add_argument("--archs", type=int, default=36, help="gan_wide: the pool's size")
+    ap.add_argument("--archs", type=int, default=72, help="gan_wide: the pool's size")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--trials", type=int, default=None, help="default 3 (gan_wide: 5)")
     ap.add_argument("--seed-offset", type=int, default=0,

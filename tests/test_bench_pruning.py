@@ -56,3 +56,15 @@ def test_optuna_over_a_sampled_pool_maps_each_ask_to_the_nearest_architecture():
     out = bench_pruning.simulate(bench_pruning.OptunaPolicy("optuna-random+SHA", curves, params, 0),
                                  curves, slots=6)
     assert 0 < out["spent"] < curves.size and len(out["proposed"]) > 1
+
+
+def test_pool_option_replays_a_random_subset_judged_against_its_own_best(monkeypatch):
+    curves, params = _curves()
+    monkeypatch.setattr(bench_pruning, "load", lambda family: (curves, params))
+    monkeypatch.setattr(bench_pruning, "independent", lambda family: None)
+    rows = bench_pruning.run("synthetic", ["none", "asha"], seeds=3, slots=6, pool=12)
+    nones = [r for r in rows if r["method"] == "none"]
+    assert [r["method"] for r in rows] == ["none"] * 3 + ["asha"] * 3
+    assert all(r["regret"] == 0.0 and r["spent"] <= 12 * 3 * 9 for r in nones)
+    assert len({r["quality"] for r in nones}) > 1  # different subsets, different bests
+    assert all(r["spent"] < n["spent"] for r, n in zip(rows[3:], nones, strict=True))
