@@ -12,6 +12,7 @@ full-length best was proposed and pruned.
     PYTHONPATH=$PWD python benchmarks/bench_pruning.py --family mlp --seeds 20
     PYTHONPATH=$PWD python benchmarks/bench_pruning.py --cost            # 250k reports: per-report cost
     PYTHONPATH=$PWD python benchmarks/bench_pruning.py --floor           # oracle floors per family
+    PYTHONPATH=$PWD python benchmarks/bench_pruning.py --family mlp5 --pools 18 36 72   # pool sizes
 
 Replay seeds: 0.. (``--seed-start 0``) are the reported ones; options were chosen on seeds
 100-139 only. Where held-out curves exist (``curves_<family>_heldout.npz``: the same
@@ -262,7 +263,8 @@ def run(family: str, methods: list[str], seeds: int, slots: int, seed_start: int
     all_fresh = full_length(load(other)[0]) if other else None
     rows = []
     for seed in range(seed_start, seed_start + seeds):
-        keep = (np.random.default_rng(seed + 1000).permutation(len(all_curves))[:pool] if pool
+        keep = (np.random.default_rng(seed + 1000).permutation(len(all_curves))[:pool]
+                if pool and pool < len(all_curves)
                 else np.arange(len(all_curves)))
         curves, params = all_curves[keep], all_params[keep]
         quality = full_length(curves)
@@ -306,6 +308,25 @@ def table(rows: list[dict], family: str, curves_shape: tuple, slots: int,
                      f"{np.median(q):.4f} [{q.max():.4f}] | {np.median(rg):.4f} / {rg.mean():.4f} | "
                      f"{sum(r['best_proposed'] for r in rs)}/{len(rs)} | "
                      f"{sum(r['best_pruned'] for r in rs)}/{len(rs)} | {_fresh(rs)} |")
+    return "\n".join(lines)
+
+
+def pool_table(families: list[str], methods: list[str], pools: list[int], seeds: int,
+               seed_start: int = 0) -> str:
+    """Compact table per family and pool size: each method's median share of the unpruned
+    trial-epochs and how often the (subset's) full-length best was pruned."""
+    lines = ["| curves | pool | " + " | ".join(methods) + " |", "|---|---|" + "---|" * len(methods)]
+    for family in families:
+        curves, _ = load(family)
+        for pool in pools:
+            rows = run(family, methods, seeds, 4 * curves.shape[1], seed_start, pool)
+            cells = []
+            for m in methods:
+                rs = [r for r in rows if r["method"] == m]
+                full = min(pool, len(curves)) * curves.shape[1] * curves.shape[2]
+                cells.append(f"{np.median([r['spent'] for r in rs]) / full:.2f}, "
+                             f"{sum(r['best_pruned'] for r in rs)}/{len(rs)}")
+            lines.append(f"| {family} | {min(pool, len(curves))} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -354,6 +375,8 @@ def main(argv: list[str] | None = None) -> str:
                     help="first replay seed (reported: 0; options were chosen on 100-139)")
     ap.add_argument("--pool", type=int, default=None,
                     help="replay a random subset of this many architectures per seed")
+    ap.add_argument("--pools", type=int, nargs="+", default=None,
+                    help="compact table over these pool sizes (share, best pruned per method)")
     ap.add_argument("--cost", action="store_true")
     ap.add_argument("--floor", action="store_true", help="oracle floors of the families")
     args = ap.parse_args(argv)
@@ -361,6 +384,8 @@ def main(argv: list[str] | None = None) -> str:
         text = cost()
     elif args.floor:
         text = floors(args.family)
+    elif args.pools:
+        text = pool_table(args.family, args.methods, args.pools, args.seeds, args.seed_start)
     else:
         parts = []
         for family in args.family:
