@@ -320,10 +320,10 @@ def pool_table(families: list[str], methods: list[str], pools: list[int], seeds:
         curves, _ = load(family)
         for pool in pools:
             rows = run(family, methods, seeds, 4 * curves.shape[1], seed_start, pool)
+            full = min(pool, len(curves)) * curves.shape[1] * curves.shape[2]
             cells = []
             for m in methods:
                 rs = [r for r in rows if r["method"] == m]
-                full = min(pool, len(curves)) * curves.shape[1] * curves.shape[2]
                 cells.append(f"{np.median([r['spent'] for r in rs]) / full:.2f}, "
                              f"{sum(r['best_pruned'] for r in rs)}/{len(rs)}")
             lines.append(f"| {family} | {min(pool, len(curves))} | " + " | ".join(cells) + " |")

@@ -16,7 +16,7 @@ for E epochs, and records every trial's per-epoch validation metric (lower is be
     nice -n 10 python benchmarks/pruning_curves.py mlp
     nice -n 10 python benchmarks/pruning_curves.py gan
     nice -n 10 python benchmarks/pruning_curves.py gan --seed-offset 500   # held-out trials
-    nice -n 10 python benchmarks/pruning_curves.py gan_wide    # and gan_wide_heldout, 2 processes
+    nice -n 10 python benchmarks/pruning_curves.py gan_wide    # 108 archs + gan_wide_heldout, 2 processes
     nice -n 10 python benchmarks/pruning_curves.py mlp --trials 5 --name mlp5   # the paper's 5 trials
     nice -n 10 python benchmarks/pruning_curves.py mlp --trials 5 --seed-offset 500 --name mlp5_heldout
 
@@ -132,11 +132,11 @@ def _done_prefix(archs: list[dict], trials: int, epochs: int, curves: np.ndarray
         z, h = (np.load(RESULTS / f"curves_{f}.npz") for f in ("gan_wide", "gan_wide_heldout"))
     except FileNotFoundError:
         return 0
-    k = len(z["params"])
+    k = min(len(z["params"]), len(archs))
     want = np.array([[p[str(n)] for n in z["names"]] for p in archs[:k]], float)
-    if z["curves"].shape[1:] != (trials, epochs) or not np.allclose(z["params"], want):
+    if z["curves"].shape[1:] != (trials, epochs) or not np.allclose(z["params"][:k], want):
         return 0
-    curves[:k, :trials], curves[:k, trials:] = z["curves"], h["curves"]
+    curves[:k, :trials], curves[:k, trials:] = z["curves"][:k], h["curves"][:k]
     return k
 
 
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
     """Make and cache the curves of one family."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("family", choices=["gan", "gan_wide", "mlp"])
-    ap.add_argument("--archs", type=int, default=72, help="gan_wide: the pool's size")
+    ap.add_argument("--archs", type=int, default=108, help="gan_wide: the pool's size")
     ap.add_argument("--epochs", type=int, default=None)
     ap.add_argument("--trials", type=int, default=None, help="default 3 (gan_wide: 5)")
     ap.add_argument("--seed-offset", type=int, default=0,
